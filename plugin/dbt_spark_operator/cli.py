@@ -23,12 +23,22 @@ def _engine(args: argparse.Namespace) -> int:
         print(f"engine {prefix}{status.describe()}")
         return 0
     if args.action == "down":
-        print("engine stopped; data kept in " + str(engine.config.home) if engine.down()
-              else "engine was not running")
+        print(
+            "engine stopped; data kept in " + str(engine.config.home)
+            if engine.down()
+            else "engine was not running"
+        )
         return 0
     status = engine.status()
     print("engine " + status.describe())
     return 0 if status.running else 3
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from dbt_spark_operator.project import write_manifest
+
+    print(write_manifest(args.project))
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -47,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--home", help="state directory (default DBT_SPARK_ENGINE_HOME or ~/.local/state)")
     engine.add_argument("--timeout", type=float, help="seconds 'up' waits for a first query (default 240)")
     engine.set_defaults(func=_engine)
+
+    manifest = commands.add_parser(
+        "manifest", help="parse a dbt project (no engine needed) and print its manifest.json path"
+    )
+    manifest.add_argument("project", help="project name under dbt/ or a path")
+    manifest.set_defaults(func=_manifest)
 
     demo = commands.add_parser("demo", help="run a sample DAG against the local engine and report")
     demo.add_argument("--dag-id", default="simple_model_test")

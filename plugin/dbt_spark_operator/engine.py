@@ -11,6 +11,7 @@ into a cache directory. ``up`` is idempotent, ``down`` stops the whole process g
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -156,7 +157,12 @@ class LocalEngine:
         state = self._state()
         if state and _group_alive(state["pid"]):
             return EngineStatus(
-                True, state["pid"], state["host"], state["port"], cfg.home, cfg.log_path,
+                True,
+                state["pid"],
+                state["host"],
+                state["port"],
+                cfg.home,
+                cfg.log_path,
                 state.get("started_seconds"),
             )
         return EngineStatus(False, None, cfg.host, cfg.port, cfg.home, cfg.log_path)
@@ -172,8 +178,13 @@ class LocalEngine:
                     f"the engine in {self.config.home} already runs on port {current.port}, "
                     f"not {self.config.port}: run 'dbt-spark-operator engine down' first"
                 )
-            _wait_for_query(current.host, current.port, time.monotonic() + self.config.start_timeout, None,
-                            self.config.log_path)
+            _wait_for_query(
+                current.host,
+                current.port,
+                time.monotonic() + self.config.start_timeout,
+                None,
+                self.config.log_path,
+            )
             return current
         cfg = self.config
         java = find_java()
@@ -183,14 +194,24 @@ class LocalEngine:
         (cfg.home / "conf").mkdir(parents=True, exist_ok=True)
 
         started = time.monotonic()
-        env = {**os.environ, "SPARK_HOME": str(spark_home), "JAVA_HOME": str(java.parent.parent),
-               "SPARK_LOCAL_IP": cfg.host, "SPARK_CONF_DIR": str(cfg.home / "conf")}
+        env = {
+            **os.environ,
+            "SPARK_HOME": str(spark_home),
+            "JAVA_HOME": str(java.parent.parent),
+            "SPARK_LOCAL_IP": cfg.host,
+            "SPARK_CONF_DIR": str(cfg.home / "conf"),
+        }
         with open(cfg.log_path, "ab") as log:
             log.write(f"\n=== engine up {time.strftime('%Y-%m-%dT%H:%M:%S')} ===\n".encode())
             log.flush()
             proc = subprocess.Popen(
-                self.command(spark_home, jars), cwd=cfg.home, env=env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                self.command(spark_home, jars),
+                cwd=cfg.home,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         state = {"pid": proc.pid, "host": cfg.host, "port": cfg.port}
         cfg.state_path.write_text(json.dumps(state))
@@ -221,7 +242,9 @@ class LocalEngine:
             f"spark.sql.catalog.{CATALOG}": "org.apache.iceberg.spark.SparkCatalog",
             f"spark.sql.catalog.{CATALOG}.type": "jdbc",
             # One pooled connection and a busy timeout: SQLite allows one writer at a time.
-            f"spark.sql.catalog.{CATALOG}.uri": f"jdbc:sqlite:{cfg.home / 'iceberg_catalog.db'}?journal_mode=WAL&busy_timeout=30000",
+            f"spark.sql.catalog.{CATALOG}.uri": (
+                f"jdbc:sqlite:{cfg.home / 'iceberg_catalog.db'}?journal_mode=WAL&busy_timeout=30000"
+            ),
             f"spark.sql.catalog.{CATALOG}.clients": "1",
             f"spark.sql.catalog.{CATALOG}.jdbc.schema-version": "V1",
             f"spark.sql.catalog.{CATALOG}.warehouse": cfg.warehouse.as_uri(),
@@ -235,11 +258,17 @@ class LocalEngine:
         hiveconf = {
             "hive.server2.thrift.port": str(cfg.port),
             "hive.server2.thrift.bind.host": cfg.host,
-            "javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={cfg.home / 'metastore_db'};create=true",
+            "javax.jdo.option.ConnectionURL": (
+                f"jdbc:derby:;databaseName={cfg.home / 'metastore_db'};create=true"
+            ),
         }
-        argv = [str(spark_home / "bin" / "spark-submit"),
-                "--class", "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
-                "--name", "dbt-spark-operator-local-engine"]
+        argv = [
+            str(spark_home / "bin" / "spark-submit"),
+            "--class",
+            "org.apache.spark.sql.hive.thriftserver.HiveThriftServer2",
+            "--name",
+            "dbt-spark-operator-local-engine",
+        ]
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]
         argv.append("spark-internal")
@@ -271,16 +300,19 @@ def find_java() -> Path:
         found = shutil.which("java")
         candidate = Path(found).resolve() if found else None
     if candidate is None:
-        raise EngineError("Java not found: install Java 17 (apt-get install openjdk-17-jre-headless) "
-                          "or set JAVA_HOME")
+        raise EngineError(
+            "Java not found: install Java 17 (apt-get install openjdk-17-jre-headless) or set JAVA_HOME"
+        )
     out = subprocess.run([str(candidate), "-version"], capture_output=True, text=True).stderr
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out)
     major = int(match.group(1)) if match else 0
     if major == 1 and match and match.group(2):
         major = int(match.group(2))
     if major not in (11, 17, 21):
-        raise EngineError(f"Java {major or '?'} at {candidate} cannot run Spark {SPARK_LINE}: "
-                          "install Java 17 or point JAVA_HOME at it")
+        raise EngineError(
+            f"Java {major or '?'} at {candidate} cannot run Spark {SPARK_LINE}: "
+            "install Java 17 or point JAVA_HOME at it"
+        )
     return candidate
 
 
@@ -356,10 +388,8 @@ def _group_alive(pgid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):  # not our child: init reaps it
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _stop_group(pgid: int, proc: subprocess.Popen | None, grace: float = 30.0) -> None:
@@ -388,8 +418,9 @@ def _port_answers(host: str, port: int) -> bool:
         return False
 
 
-def run_query(host: str, port: int, sql: str, timeout: float = 30.0,
-              configuration: dict[str, str] | None = None) -> list[tuple]:
+def run_query(
+    host: str, port: int, sql: str, timeout: float = 30.0, configuration: dict[str, str] | None = None
+) -> list[tuple]:
     """Run one statement over thrift (PyHive, as dbt-spark does) and return its rows."""
     from pyhive import hive
 
@@ -420,8 +451,9 @@ def run_query(host: str, port: int, sql: str, timeout: float = 30.0,
     return result["rows"]  # type: ignore[return-value]
 
 
-def _wait_for_query(host: str, port: int, deadline: float, proc: subprocess.Popen | None,
-                    log_path: Path) -> None:
+def _wait_for_query(
+    host: str, port: int, deadline: float, proc: subprocess.Popen | None, log_path: Path
+) -> None:
     while True:
         if proc is not None and proc.poll() is not None:
             raise EngineError(f"engine failed (exit {proc.returncode}): see {log_path}")
@@ -429,8 +461,13 @@ def _wait_for_query(host: str, port: int, deadline: float, proc: subprocess.Pope
             try:
                 # Every session (PyHive, dbt) starts with ``USE default``: create that namespace in the
                 # Iceberg catalog from a session whose ``USE`` resolves in Spark's built-in catalog.
-                run_query(host, port, f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.default", timeout=30,
-                          configuration={"set:hiveconf:spark.sql.defaultCatalog": "spark_catalog"})
+                run_query(
+                    host,
+                    port,
+                    f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.default",
+                    timeout=30,
+                    configuration={"set:hiveconf:spark.sql.defaultCatalog": "spark_catalog"},
+                )
                 if run_query(host, port, "SELECT 1", timeout=30) == [(1,)]:
                     return
             except EngineError:

@@ -1,0 +1,41 @@
+# Two commands for a fresh clone: `make demo` and `make test`. Everything else is a building block.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(CURDIR)/$(VENV)/bin
+
+export PATH := $(BIN):$(PATH)
+export DBT_SPARK_ENGINE_HOME ?= $(CURDIR)/.engine
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+export DO_NOT_TRACK := 1
+
+.PHONY: install demo test lint engine-up engine-down clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[local,dev]'
+	touch $@
+
+## Start the local engine, run the sample DAG, print its rows and tasks, stop the engine.
+demo: install
+	dbt-spark-operator demo
+
+## The whole suite, against a real local engine.
+test: install
+	pytest
+
+lint: install
+	ruff check plugin dags tests
+	ruff format --check plugin dags tests
+
+engine-up: install
+	dbt-spark-operator engine up
+
+engine-down: install
+	dbt-spark-operator engine down
+
+clean:
+	-dbt-spark-operator engine down
+	rm -rf .airflow .engine dbt/analytics/target dbt/analytics/logs

@@ -1,0 +1,92 @@
+"""Session set-up: an isolated Airflow home and a real local engine on its own port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="dbt-spark-operator-tests-"))
+
+# Before anything imports Airflow: its settings are read once, at import.
+os.environ.update(
+    AIRFLOW_HOME=str(SESSION_DIR / "airflow"),
+    DBT_SPARK_ENGINE_HOME=str(SESSION_DIR / "engine"),
+    DBT_SPARK_LOCAL_PORT=os.environ.get("DBT_SPARK_TEST_PORT", "10011"),
+    DBT_TARGET="local",
+    DBT_PROFILES_DIR=str(ROOT / "profiles"),
+    DBT_TARGET_PATH=str(SESSION_DIR / "dbt-target"),
+    DBT_LOG_PATH=str(SESSION_DIR / "dbt-logs"),
+)
+from dbt_spark_operator.demo import airflow_env  # noqa: E402
+from dbt_spark_operator.engine import EngineStatus, LocalEngine, run_query  # noqa: E402
+
+os.environ.update(airflow_env(ROOT))
+
+PROJECT = ROOT / "dbt" / "analytics"
+
+# The write-up's five rows of simple_pipeline: the contract of the analytics project.
+EXPECTED_SIMPLE_PIPELINE = [
+    (1, "Alice Johnson", "alice@example.com", "Engineering", 25, "Young Professional"),
+    (2, "Bob Smith", "bob@example.com", "Marketing", 30, "Mid-Career"),
+    (3, "Charlie Brown", "charlie@example.com", "Sales", 35, "Mid-Career"),
+    (4, "Diana Prince", "diana@example.com", "Engineering", 28, "Young Professional"),
+    (5, "Eve Wilson", "eve@example.com", "Marketing", 32, "Mid-Career"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the console script as a user would."""
+    return subprocess.run(
+        [str(BIN / "dbt-spark-operator"), *args],
+        env=env or dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def dbt(*args: str) -> subprocess.CompletedProcess:
+    """Run dbt on the analytics project against the session engine."""
+    return subprocess.run(
+        [str(BIN / "dbt"), *args, "--project-dir", str(PROJECT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def query(sql: str) -> list[tuple]:
+    return run_query("127.0.0.1", int(os.environ["DBT_SPARK_LOCAL_PORT"]), sql)
+
+
+@pytest.fixture(scope="session")
+def engine() -> EngineStatus:
+    """The real local engine for the whole session; stopped (group and all) at the end."""
+    local = LocalEngine()
+    status = local.up()
+    yield status
+    local.down()
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> Path:
+    """The session's Airflow metadata database (SQLite under AIRFLOW_HOME), migrated."""
+    proc = subprocess.run(
+        [str(BIN / "airflow"), "db", "migrate"], capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return Path(os.environ["AIRFLOW_HOME"])

@@ -1,0 +1,107 @@
+"""The first DAG: parsed by Airflow, run with `airflow dags test` against the local engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+from conftest import BIN, EXPECTED_SIMPLE_PIPELINE, ROOT, query
+
+
+def _airflow(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "airflow"), *args], capture_output=True, text=True, timeout=900)
+
+
+def _dbt_nodes() -> dict[str, list[str]]:
+    """Seeds, models and snapshots of the analytics project by resource type, from dbt itself."""
+    proc = subprocess.run(
+        [
+            str(BIN / "dbt"),
+            "ls",
+            "--project-dir",
+            str(ROOT / "dbt" / "analytics"),
+            "--output",
+            "json",
+            "--output-keys",
+            "name",
+            "resource_type",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    nodes: dict[str, list[str]] = {}
+    for line in proc.stdout.splitlines():
+        node = json.loads(line)
+        nodes.setdefault(node["resource_type"], []).append(node["name"])
+    return nodes
+
+
+@pytest.fixture(scope="module")
+def dag_run(engine, airflow_db):
+    run = _airflow("dags", "test", "simple_model_test")
+    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    from dbt_spark_operator.demo import task_summary
+
+    return task_summary("simple_model_test")
+
+
+PARSE = """
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder={path!r})
+print(sorted(bag.import_errors.values()), bag.dag_ids)
+"""
+
+
+def test_dag_parses_without_engine_or_jvm(airflow_db):
+    env = {**os.environ, "PATH": str(BIN), "DBT_SPARK_LOCAL_PORT": "1"}  # no java on PATH, no engine
+    env.pop("JAVA_HOME", None)
+    path = str(ROOT / "dags" / "simple_model_test.py")
+    proc = subprocess.run(
+        [str(BIN / "python"), "-c", PARSE.format(path=path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[] ['simple_model_test']"
+
+
+def test_every_task_succeeds(dag_run):
+    state, tasks = dag_run
+    assert state == "success"
+    assert tasks and {s for _, s, _ in tasks} == {"success"}
+
+
+def test_each_seed_model_and_snapshot_is_its_own_task(dag_run):
+    _, tasks = dag_run
+    task_ids = {t for t, _, _ in tasks}
+    nodes = _dbt_nodes()
+    expected = {f"analytics.{name}.seed" for name in nodes["seed"]}
+    expected |= {f"analytics.{name}.run" for name in nodes["model"]}
+    expected |= {f"analytics.{name}_snapshot" for name in nodes["snapshot"]}
+    assert expected <= task_ids
+    # Tests run after each model and seed, as tasks of their own.
+    assert {f"analytics.{name}.test" for name in nodes["model"]} <= task_ids
+    assert "load_raw_employee_events" in task_ids
+
+
+def test_dag_built_simple_pipeline(dag_run):
+    assert query("SELECT * FROM simple_pipeline ORDER BY id") == EXPECTED_SIMPLE_PIPELINE
+
+
+def test_missing_project_directory_is_one_clear_import_error(airflow_db, monkeypatch, tmp_path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    monkeypatch.setenv("DBT_SPARK_PROJECTS_DIR", str(tmp_path / "nowhere"))
+    bag = DagBag(dag_folder=str(ROOT / "dags" / "simple_model_test.py"))
+    (message,) = bag.import_errors.values()
+    assert (
+        f"dbt project directory {tmp_path / 'nowhere' / 'analytics'} is not usable: no such directory"
+        in message
+    )
