@@ -1,6 +1,32 @@
-"""dbt-spark-operator: a dbt project on Spark (Kyuubi, Iceberg) as a per-model Airflow task graph."""
+"""dbt-spark-operator: a dbt project on Spark (Kyuubi, Iceberg) as a per-model Airflow task graph.
+
+Public API (imported lazily, so that ``import dbt_spark_operator`` stays cheap for Airflow's provider
+discovery and the CLI):
+
+- :func:`dbt_task_group`, :func:`dbt_run_operation` -- Cosmos task groups and tasks, kubernetes or local
+- :class:`PodSettings` -- image, volumes, resources, secrets of the dbt pods
+- :class:`KyuubiProfileMapping` -- the dbt-spark thrift profile from an Airflow ``kyuubi`` connection
+- :class:`DbtSparkOperatorError` -- every bad-input error, one line
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
-__all__ = ["DbtSparkOperatorError"]
 __version__ = "0.1.0"
+_LAZY = {
+    "dbt_task_group": "dbt_spark_operator.task_group",
+    "dbt_run_operation": "dbt_spark_operator.task_group",
+    "PodSettings": "dbt_spark_operator.pod",
+    "KyuubiProfileMapping": "dbt_spark_operator.profile",
+}
+__all__ = ["DbtSparkOperatorError", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'dbt_spark_operator' has no attribute {name!r}")

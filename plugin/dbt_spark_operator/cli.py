@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -41,6 +43,40 @@ def _manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pods(args: argparse.Namespace) -> int:
+    import yaml
+
+    with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; stdout is for the YAML
+        docs = _render_pods(args)
+    print(yaml.safe_dump_all(docs, sort_keys=False), end="")
+    return 0
+
+
+def _render_pods(args: argparse.Namespace) -> list[dict]:
+    from airflow.dag_processing.dagbag import DagBag
+
+    from dbt_spark_operator.pod import pod_manifest, render_pod
+    from dbt_spark_operator.project import CHECKOUT
+
+    folder = args.dags_folder or os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or str(CHECKOUT / "dags")
+    bag = DagBag(dag_folder=folder)
+    if args.dag_id not in bag.dags:
+        problem = next((e for f, e in bag.import_errors.items() if args.dag_id in f), None)
+        raise DbtSparkOperatorError(
+            f"DAG {args.dag_id!r} not found in {folder}"
+            + (f": {problem.strip().splitlines()[-1]}" if problem else "")
+        )
+    dag = bag.dags[args.dag_id]
+    tasks = [t for t in dag.tasks if hasattr(t, "build_pod_request_obj")]
+    if args.task:
+        tasks = [t for t in tasks if t.task_id == args.task]
+        if not tasks:
+            raise DbtSparkOperatorError(f"DAG {args.dag_id!r} has no pod task {args.task!r}")
+    if not tasks:
+        raise DbtSparkOperatorError(f"DAG {args.dag_id!r} has no pod tasks (local execution?)")
+    return [pod_manifest(render_pod(task)) for task in tasks]
+
+
 def _demo(args: argparse.Namespace) -> int:
     from dbt_spark_operator.demo import run_demo
 
@@ -63,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     manifest.add_argument("project", help="project name under dbt/ or a path")
     manifest.set_defaults(func=_manifest)
+
+    pods = commands.add_parser(
+        "pods", help="print the pod manifest each task of a DAG would create (no cluster needed)"
+    )
+    pods.add_argument("dag_id")
+    pods.add_argument("--task", help="only this task id")
+    pods.add_argument("--dags-folder", help="default AIRFLOW__CORE__DAGS_FOLDER, else dags/ of the checkout")
+    pods.set_defaults(func=_pods)
 
     demo = commands.add_parser("demo", help="run a sample DAG against the local engine and report")
     demo.add_argument("--dag-id", default="simple_model_test")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -21,6 +22,21 @@ def airflow_env(root: Path = CHECKOUT, base: dict[str, str] | None = None) -> di
     env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] = "False"
     env.setdefault("DO_NOT_TRACK", "1")
     env.setdefault("DBT_TARGET", "local")
+    env.setdefault("DBT_SPARK_EXECUTION", "local")
+    # The Kyuubi connection of the DAGs, pointing at the local engine.
+    port = env.get("DBT_SPARK_LOCAL_PORT", "10009")
+    env.setdefault(
+        "AIRFLOW_CONN_KYUUBI_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "kyuubi",
+                "host": "127.0.0.1",
+                "port": int(port),
+                "login": "admin",
+                "schema": "default",
+            }
+        ),
+    )
     # Cosmos runs the dbt of this environment; put it first on PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env

@@ -1,0 +1,229 @@
+"""Pod settings for dbt tasks in Kubernetes execution: Kubernetes client models, checked at DAG parse.
+
+Dicts are accepted where users of the first version wrote them (resources, volumes, mounts) and are
+converted to ``kubernetes.client`` models here, or rejected with one line naming the bad field.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.secret import Secret
+from kubernetes.client import models as k8s
+
+from dbt_spark_operator.errors import DbtSparkOperatorError
+
+PROJECTS_MOUNT = "/opt/dbt/projects"
+PROFILES_DIR = "/opt/dbt/profiles"
+SCRATCH_DIR = "/tmp/dbt"  # target/ and logs/ of each run: never written into the shared project volume
+PROFILE_ENV = "DBT_SPARK_PROFILE_YAML"
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+# Writes the profile the task rendered (secrets only as env_var() references) and hands over to dbt.
+WRITE_PROFILE_AND_EXEC = (
+    'set -eu; mkdir -p "$DBT_PROFILES_DIR"; '
+    'printf "%s\\n" "$DBT_SPARK_PROFILE_YAML" > "$DBT_PROFILES_DIR/profiles.yml"; exec "$@"'
+)
+_QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+_LABEL_BAD = re.compile(r"[^a-z0-9.-]+")
+
+
+def default_resources() -> k8s.V1ResourceRequirements:
+    return k8s.V1ResourceRequirements(
+        requests={"memory": "512Mi", "cpu": "250m"}, limits={"memory": "2Gi", "cpu": "1000m"}
+    )
+
+
+def resources(value: k8s.V1ResourceRequirements | Mapping[str, Any]) -> k8s.V1ResourceRequirements:
+    """``V1ResourceRequirements`` from a model or a ``{"requests": {...}, "limits": {...}}`` dict, checked."""
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"requests", "limits"}
+        if unknown:
+            raise DbtSparkOperatorError(
+                f"resources: unknown key {sorted(unknown)[0]!r}; use requests and limits"
+            )
+        value = k8s.V1ResourceRequirements(requests=value.get("requests"), limits=value.get("limits"))
+    if not isinstance(value, k8s.V1ResourceRequirements):
+        raise DbtSparkOperatorError(
+            f"resources must be V1ResourceRequirements or a dict, got {type(value).__name__}"
+        )
+    for part in ("requests", "limits"):
+        for name, quantity in (getattr(value, part) or {}).items():
+            if name not in ("cpu", "memory", "ephemeral-storage") or not _QUANTITY.match(str(quantity)):
+                raise DbtSparkOperatorError(
+                    f"resources.{part}.{name} = {quantity!r} is not a Kubernetes quantity (e.g. 512Mi, 250m)"
+                )
+    return value
+
+
+def model(cls: type, value: Any) -> Any:
+    """A ``kubernetes.client`` model from itself or from a dict with camelCase or snake_case keys."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise DbtSparkOperatorError(f"expected {cls.__name__} or a dict, got {type(value).__name__}")
+    attrs = {v: k for k, v in cls.attribute_map.items()}  # camelCase -> snake_case
+    kwargs = {}
+    for key, item in value.items():
+        name = attrs.get(key, key)
+        if name not in cls.openapi_types:
+            raise DbtSparkOperatorError(f"{cls.__name__} has no field {key!r}")
+        kwargs[name] = item
+    return cls(**kwargs)
+
+
+def label_value(text: str) -> str:
+    """A valid Kubernetes label value (DNS-1123-ish, at most 63 characters) for any name."""
+    value = _LABEL_BAD.sub("-", text.lower()).strip("-.")[:63].rstrip("-.")
+    return value or "x"
+
+
+@dataclass(frozen=True)
+class PodSettings:
+    """What every dbt pod gets; ``with_(...)`` returns a changed copy."""
+
+    image: str = "dbt-spark:latest"
+    image_pull_policy: str = "Never"  # the image is built into the cluster (minikube), not pulled
+    namespace: str = "airflow"
+    service_account_name: str = "default"
+    projects_host_path: str = PROJECTS_MOUNT  # hostPath on the node holding the dbt projects ...
+    projects_pvc: str | None = None  # ... or a PersistentVolumeClaim instead
+    resources: k8s.V1ResourceRequirements = field(default_factory=default_resources)
+    env: Mapping[str, str] = field(default_factory=dict)
+    password_secret: tuple[str, str] | None = None  # (Secret name, key) holding the Kyuubi password
+    labels: Mapping[str, str] = field(default_factory=dict)
+    startup_timeout_seconds: int = 300
+
+    def __post_init__(self) -> None:
+        if not self.image:
+            raise DbtSparkOperatorError("pod image must not be empty")
+        if self.image_pull_policy not in PULL_POLICIES:
+            raise DbtSparkOperatorError(
+                f"image_pull_policy must be one of {', '.join(PULL_POLICIES)}, got {self.image_pull_policy!r}"
+            )
+        object.__setattr__(self, "resources", resources(self.resources))
+        if self.password_secret is not None and (
+            len(self.password_secret) != 2 or not all(self.password_secret)
+        ):
+            raise DbtSparkOperatorError("password_secret must be (secret name, key)")
+
+    def with_(self, **changes: Any) -> PodSettings:
+        return replace(self, **changes)
+
+    def volumes(self) -> list[k8s.V1Volume]:
+        projects = (
+            k8s.V1Volume(
+                name="dbt-projects",
+                persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(claim_name=self.projects_pvc),
+            )
+            if self.projects_pvc
+            else k8s.V1Volume(
+                name="dbt-projects",
+                host_path=k8s.V1HostPathVolumeSource(path=self.projects_host_path, type="Directory"),
+            )
+        )
+        return [
+            projects,
+            k8s.V1Volume(name="dbt-profiles", empty_dir=k8s.V1EmptyDirVolumeSource()),
+            k8s.V1Volume(name="dbt-scratch", empty_dir=k8s.V1EmptyDirVolumeSource()),
+        ]
+
+    def volume_mounts(self) -> list[k8s.V1VolumeMount]:
+        return [
+            k8s.V1VolumeMount(name="dbt-projects", mount_path=PROJECTS_MOUNT, read_only=True),
+            k8s.V1VolumeMount(name="dbt-profiles", mount_path=PROFILES_DIR),
+            k8s.V1VolumeMount(name="dbt-scratch", mount_path=SCRATCH_DIR),
+        ]
+
+    def operator_args(
+        self, project_name: str, profile_yaml: str, password_env_var: str | None
+    ) -> dict[str, Any]:
+        """Keyword arguments for every Cosmos Kubernetes dbt operator of one project."""
+        env = {
+            "DBT_PROJECT_DIR": f"{PROJECTS_MOUNT}/{project_name}",
+            "DBT_PROFILES_DIR": PROFILES_DIR,
+            "DBT_TARGET_PATH": f"{SCRATCH_DIR}/target",
+            "DBT_LOG_PATH": f"{SCRATCH_DIR}/logs",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            PROFILE_ENV: profile_yaml,
+            **self.env,
+        }
+        secrets = []
+        if password_env_var:
+            if self.password_secret is None:
+                raise DbtSparkOperatorError(
+                    "the Kyuubi connection has a password: name the Kubernetes Secret that holds it, "
+                    "PodSettings(password_secret=('secret-name', 'key'))"
+                )
+            name, key = self.password_secret
+            secrets.append(Secret("env", password_env_var, name, key))
+        return {
+            "image": self.image,
+            "image_pull_policy": self.image_pull_policy,
+            "namespace": self.namespace,
+            "service_account_name": self.service_account_name,
+            "cmds": ["/bin/sh", "-c", WRITE_PROFILE_AND_EXEC, "dbt-spark-pod"],
+            "env_vars": [k8s.V1EnvVar(name=k, value=v) for k, v in env.items()],
+            "secrets": secrets,
+            "volumes": self.volumes(),
+            "volume_mounts": self.volume_mounts(),
+            "container_resources": self.resources,
+            "labels": {
+                "app.kubernetes.io/managed-by": "dbt-spark-operator",
+                "dbt-project": label_value(project_name),
+                **self.labels,
+            },
+            "get_logs": True,
+            "on_finish_action": "delete_pod",
+            "startup_timeout_seconds": self.startup_timeout_seconds,
+        }
+
+
+def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) -> k8s.V1Pod:
+    """The pod a Cosmos Kubernetes dbt task would create, through KubernetesPodOperator's own build path.
+
+    A task instance is stood in for by its identifying fields; ``dry_run`` skips the one step that asks
+    a live Kubernetes client (whether the worker runs in-cluster, a label).
+    """
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    when = datetime(2025, 1, 1, tzinfo=UTC)
+    ti = SimpleNamespace(
+        dag_id=task.dag_id, task_id=task.task_id, run_id=run_id, map_index=-1, try_number=1, logical_date=when
+    )
+    run = SimpleNamespace(
+        run_id=run_id,
+        logical_date=when,
+        conf={},
+        run_type="manual",
+        start_date=when,
+        data_interval_start=when,
+        data_interval_end=when,
+    )
+    context = {
+        "ti": ti,
+        "task_instance": ti,
+        "run_id": run_id,
+        "dag": task.dag,
+        "task": task,
+        "dag_run": run,
+        "logical_date": when,
+        "ds": when.date().isoformat(),
+        "ts": when.isoformat(),
+        "params": {},
+    }
+    task = task.prepare_for_execution() if hasattr(task, "prepare_for_execution") else task
+    task.build_kube_args(context)
+    return task.build_pod_request_obj(context, dry_run=dry_run)
+
+
+def pod_manifest(pod: k8s.V1Pod) -> dict[str, Any]:
+    """A V1Pod as the plain manifest the API server receives (camelCase keys, no nulls)."""
+    from kubernetes.client import ApiClient
+
+    manifest = ApiClient().sanitize_for_serialization(pod)
+    return {"apiVersion": "v1", "kind": "Pod", **manifest}

@@ -1,0 +1,175 @@
+"""The dbt-spark thrift profile for Apache Kyuubi, mapped from an Airflow connection (a Cosmos ProfileMapping).
+
+Connection fields: host, port (10009), login (user), schema (``default``), password (LDAP/CUSTOM only).
+Extras: ``auth``, ``kerberos_service_name``, ``use_ssl``, ``connect_retries`` (5), ``connect_timeout`` (60),
+``retry_all`` (true), ``server_side_parameters`` (Kyuubi and Spark session settings). ``profile_args``
+override any of them per DAG; ``server_side_parameters`` are merged key by key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cosmos.profiles.base import BaseProfileMapping
+
+from dbt_spark_operator.errors import DbtSparkOperatorError
+from dbt_spark_operator.provider import DEFAULT_CONN_ID
+
+CONNECTION_TYPES = ("kyuubi", "hiveserver2")
+AUTH_MODES = ("NONE", "NOSASL", "LDAP", "CUSTOM", "KERBEROS")
+PASSWORD_AUTH_MODES = ("LDAP", "CUSTOM")
+DEFAULTS: dict[str, Any] = {
+    "port": 10009,
+    "schema": "default",
+    "connect_retries": 5,
+    "connect_timeout": 60,
+    "retry_all": True,
+}
+_INTS = ("port", "connect_retries", "connect_timeout")
+_BOOLS = ("use_ssl", "retry_all")
+
+
+class KyuubiProfileMapping(BaseProfileMapping):
+    """Maps a ``kyuubi`` (or ``hiveserver2``) Airflow connection to a dbt-spark ``method: thrift`` profile."""
+
+    airflow_connection_type: str = "kyuubi"
+    dbt_profile_type: str = "spark"
+    dbt_profile_method: str = "thrift"
+
+    required_fields = ["host"]
+    secret_fields = ["password"]
+    airflow_param_mapping = {
+        "host": "host",
+        "port": "port",
+        "user": "login",
+        "schema": "schema",
+        "password": "password",
+        "auth": "extra.auth",
+        "kerberos_service_name": "extra.kerberos_service_name",
+        "use_ssl": "extra.use_ssl",
+        "connect_retries": "extra.connect_retries",
+        "connect_timeout": "extra.connect_timeout",
+        "retry_all": "extra.retry_all",
+        "server_side_parameters": "extra.server_side_parameters",
+    }
+
+    def __init__(
+        self, conn_id: str = DEFAULT_CONN_ID, profile_args: dict[str, Any] | None = None, **kwargs: Any
+    ):
+        super().__init__(conn_id, profile_args, **kwargs)
+
+    @property
+    def conn(self) -> Any:
+        try:
+            return super().conn
+        except Exception as exc:  # AirflowNotFoundException, or no metadata database to ask
+            raise self._error(
+                f"is not defined ({type(exc).__name__}): create it in the Airflow UI "
+                f"(type Apache Kyuubi) or as AIRFLOW_CONN_{self.conn_id.upper()}"
+            ) from None
+
+    def can_claim_connection(self) -> bool:
+        return self.conn.conn_type in CONNECTION_TYPES and bool(self.get_dbt_value("host"))
+
+    def get_dbt_value(self, name: str) -> Any:
+        """profile_args first, then the connection; unlike Cosmos, false and 0 are values, not gaps."""
+        if self.profile_args.get(name) is not None:
+            return self.profile_args[name]
+        field = self.airflow_param_mapping.get(name)
+        return self._get_airflow_conn_field(field) if field else None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The profile's values, validated, with the password as it is (never put this in a file)."""
+        if self.conn.conn_type not in CONNECTION_TYPES:
+            raise self._error(
+                f"has type {self.conn.conn_type!r}; expected one of {', '.join(CONNECTION_TYPES)}"
+            )
+        values: dict[str, Any] = dict(DEFAULTS)
+        for name in self.airflow_param_mapping:
+            value = self.get_dbt_value(name)
+            if value not in (None, ""):
+                values[name] = value
+        values["server_side_parameters"] = self._server_side_parameters()
+        return self._validate(values)
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """The dbt target: the password only as an ``env_var()`` reference to :meth:`password_env_var`."""
+        values = self.settings
+        if "password" in values:
+            values["password"] = self.get_env_var_format("password")
+        return {"type": self.dbt_profile_type, "method": self.dbt_profile_method, **values}
+
+    @property
+    def password(self) -> str | None:
+        return self.settings.get("password")
+
+    @classmethod
+    def password_env_var(cls) -> str:
+        return cls.get_env_var_name("password")
+
+    def _server_side_parameters(self) -> dict[str, str] | None:
+        merged: dict[str, Any] = {}
+        for source in (
+            self._get_airflow_conn_field("extra.server_side_parameters"),
+            self.profile_args.get("server_side_parameters"),
+        ):
+            if isinstance(source, str) and source.strip():
+                try:
+                    source = json.loads(source)
+                except json.JSONDecodeError:
+                    raise self._error("extra server_side_parameters is not a JSON object") from None
+            if source in (None, ""):
+                continue
+            if not isinstance(source, dict):
+                raise self._error(f"server_side_parameters must be a mapping, got {type(source).__name__}")
+            merged.update(source)
+        return {str(k): str(v) for k, v in merged.items()} or None
+
+    def _validate(self, values: dict[str, Any]) -> dict[str, Any]:
+        if not values.get("host"):
+            raise self._error("has no host")
+        for name in _INTS:
+            value = values[name]
+            if isinstance(value, bool) or not str(value).strip().isdigit():
+                raise self._error(f"{name} must be a whole number, got {value!r}")
+            values[name] = int(value)
+        if not 0 < values["port"] < 65536:
+            raise self._error(f"port must be from 1 to 65535, got {values['port']}")
+        for name in _BOOLS:
+            if name in values:
+                values[name] = _boolean(values[name], lambda msg: self._error(f"{name} {msg}"))
+        auth = str(values.get("auth") or "NONE").upper()
+        if auth not in AUTH_MODES:
+            raise self._error(f"auth must be one of {', '.join(AUTH_MODES)}, got {values['auth']!r}")
+        if "auth" in values:
+            values["auth"] = auth
+        if values.get("password") and auth not in PASSWORD_AUTH_MODES:
+            raise self._error(
+                f"has a password but auth is {auth}: use auth LDAP or CUSTOM, or remove the password"
+            )
+        if values.get("kerberos_service_name") and auth != "KERBEROS":
+            raise self._error(f"has kerberos_service_name but auth is {auth}: use auth KERBEROS or remove it")
+        if auth == "KERBEROS" and not values.get("kerberos_service_name"):
+            raise self._error(
+                "auth KERBEROS needs kerberos_service_name (the prefix of kyuubi.kinit.principal)"
+            )
+        if values.get("server_side_parameters") is None:
+            values.pop("server_side_parameters", None)
+        return values
+
+    def _error(self, problem: str) -> DbtSparkOperatorError:
+        return DbtSparkOperatorError(f"Kyuubi connection {self.conn_id!r} {problem}")
+
+
+def _boolean(value: Any, error: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise error(f"must be true or false, got {value!r}")

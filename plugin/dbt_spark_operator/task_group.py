@@ -1,0 +1,251 @@
+"""``dbt_task_group``: a dbt project as a Cosmos ``DbtTaskGroup``, one task (one pod) per dbt node.
+
+Parsing needs the project's ``target/manifest.json`` (``dbt-spark-operator manifest PROJECT``; the
+fallback runs that same ``dbt parse`` once when it is missing), never a JVM, an engine or a cluster.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.sdk import BaseOperator, TaskGroup
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import ExecutionMode, LoadMode, TestBehavior
+from cosmos.operators.base import AbstractDbtBase
+from cosmos.operators.local import DbtLocalBaseOperator
+
+from dbt_spark_operator.errors import DbtSparkOperatorError
+from dbt_spark_operator.pod import PROJECTS_MOUNT, PodSettings, label_value, resources
+from dbt_spark_operator.profile import DEFAULT_CONN_ID, KyuubiProfileMapping
+from dbt_spark_operator.project import project_dir, write_manifest
+
+log = logging.getLogger(__name__)
+
+EXECUTIONS = ("kubernetes", "local")
+META_KEY = "dbt_spark_operator"  # dbt meta: {dbt_spark_operator: {resources: {requests: ..., limits: ...}}}
+
+
+def default_execution() -> str:
+    """``DBT_SPARK_EXECUTION`` (kubernetes or local), else kubernetes."""
+    return os.environ.get("DBT_SPARK_EXECUTION") or "kubernetes"
+
+
+def _accepted_args(*classes: type) -> set[str]:
+    names: set[str] = set()
+    for cls in classes:
+        for klass in cls.__mro__:
+            if klass is object:
+                continue
+            names.update(inspect.signature(klass.__init__).parameters)
+            if klass is BaseOperator:
+                break
+    return names - {"self", "args", "kwargs"}
+
+
+_ACCEPTED = {
+    "kubernetes": _accepted_args(KubernetesPodOperator, AbstractDbtBase),
+    "local": _accepted_args(DbtLocalBaseOperator, AbstractDbtBase),
+}
+
+
+def check_operator_args(operator_args: Mapping[str, Any], execution: str) -> None:
+    """Cosmos drops operator arguments it does not know; reject them instead, naming the key."""
+    for key in operator_args:
+        if key not in _ACCEPTED[execution]:
+            raise DbtSparkOperatorError(
+                f"unknown operator argument {key!r} for {execution} execution "
+                "(not an argument of the dbt operators or of KubernetesPodOperator)"
+                if execution == "kubernetes"
+                else f"unknown operator argument {key!r} for local execution"
+            )
+
+
+def _manifest(project: Path, manifest: str | os.PathLike[str] | None) -> Path:
+    if manifest is not None:
+        path = Path(manifest)
+        if not path.is_file():
+            raise DbtSparkOperatorError(
+                f"dbt manifest {path} does not exist: run 'dbt-spark-operator manifest'"
+            )
+        return path
+    path = project / "target" / "manifest.json"
+    if not path.is_file():
+        log.warning("no manifest at %s: running dbt parse once (ship it with the project instead)", path)
+        path = write_manifest(project)
+    return path
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What every task of one project shares: paths, profile, execution config, operator arguments."""
+
+    path: Path
+    project_name: str
+    profile: ProfileConfig
+    execution_config: ExecutionConfig
+    operator_args: dict[str, Any]
+
+
+def _setup(
+    project: str | os.PathLike[str],
+    execution: str | None,
+    conn_id: str,
+    profile_name: str | None,
+    target_name: str,
+    profile_args: Mapping[str, Any] | None,
+    pod: PodSettings | None,
+    operator_args: Mapping[str, Any] | None,
+) -> _Setup:
+    execution = execution or default_execution()
+    if execution not in EXECUTIONS:
+        raise DbtSparkOperatorError(f"execution must be kubernetes or local, got {execution!r}")
+    path = project_dir(project)
+    project_yml = yaml.safe_load((path / "dbt_project.yml").read_text())
+    project_name = project_yml["name"]
+    args = dict(operator_args or {})
+    check_operator_args(args, execution)
+
+    mapping = KyuubiProfileMapping(conn_id, dict(profile_args or {}))
+    profile_name = profile_name or project_yml.get("profile") or project_name
+    profile_yaml = mapping.get_profile_file_contents(profile_name, target_name)  # validates, at DAG parse
+    profile = ProfileConfig(profile_name=profile_name, target_name=target_name, profile_mapping=mapping)
+    if execution == "local":
+        return _Setup(path, project_name, profile, ExecutionConfig(execution_mode=ExecutionMode.LOCAL), args)
+    pod = pod or PodSettings()
+    password_env = mapping.password_env_var() if mapping.password else None
+    execution_config = ExecutionConfig(
+        execution_mode=ExecutionMode.KUBERNETES, dbt_project_path=f"{PROJECTS_MOUNT}/{path.name}"
+    )
+    args = {**pod.operator_args(path.name, profile_yaml, password_env), **args}
+    return _Setup(path, project_name, profile, execution_config, args)
+
+
+def dbt_task_group(
+    project: str | os.PathLike[str] = "analytics",
+    *,
+    group_id: str | None = None,
+    execution: str | None = None,
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    conn_id: str = DEFAULT_CONN_ID,
+    profile_name: str | None = None,
+    target_name: str = "kyuubi",
+    profile_args: Mapping[str, Any] | None = None,
+    pod: PodSettings | None = None,
+    manifest: str | os.PathLike[str] | None = None,
+    operator_args: Mapping[str, Any] | None = None,
+    **task_group_args: Any,
+) -> DbtTaskGroup:
+    """A task group with one task per seed, model and snapshot of ``project``, tests after each.
+
+    ``execution`` is ``"kubernetes"`` (one pod per task) or ``"local"`` (dbt in the worker), default from
+    ``DBT_SPARK_EXECUTION``. The profile comes from the Airflow connection ``conn_id`` (type kyuubi or
+    hiveserver2) through :class:`KyuubiProfileMapping`, with ``profile_args`` on top. Extra
+    ``task_group_args`` go to the task group (``dag``, ``default_args``, ``tooltip``...).
+    """
+    setup = _setup(project, execution, conn_id, profile_name, target_name, profile_args, pod, operator_args)
+    group = DbtTaskGroup(
+        group_id=group_id or setup.project_name,
+        project_config=ProjectConfig(
+            # In Kubernetes execution the project path is the pod's (ExecutionConfig), not this host's.
+            dbt_project_path=None if setup.execution_config.project_path else setup.path,
+            manifest_path=_manifest(setup.path, manifest),
+            project_name=setup.project_name,
+        ),
+        profile_config=setup.profile,
+        execution_config=setup.execution_config,
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            select=list(select),
+            exclude=list(exclude),
+            test_behavior=TestBehavior.AFTER_EACH,
+            # A test of two models (relationships) runs once both exist, as a task of its own.
+            should_detach_multiple_parents_tests=True,
+        ),
+        operator_args=setup.operator_args,
+        **task_group_args,
+    )
+    if not group.children:
+        raise DbtSparkOperatorError(
+            f"select {list(select)} / exclude {list(exclude)} matches no node of dbt project {setup.project_name}"
+        )
+    if setup.execution_config.execution_mode == ExecutionMode.KUBERNETES:
+        for task in _tasks(group):
+            _per_node_pod_settings(task)
+    return group
+
+
+def dbt_run_operation(
+    task_id: str,
+    macro_name: str,
+    project: str | os.PathLike[str] = "analytics",
+    *,
+    execution: str | None = None,
+    conn_id: str = DEFAULT_CONN_ID,
+    profile_name: str | None = None,
+    target_name: str = "kyuubi",
+    profile_args: Mapping[str, Any] | None = None,
+    pod: PodSettings | None = None,
+    **operator_args: Any,
+) -> BaseOperator:
+    """One ``dbt run-operation`` task with the same profile and pod settings as :func:`dbt_task_group`."""
+    setup = _setup(project, execution, conn_id, profile_name, target_name, profile_args, pod, operator_args)
+    if setup.execution_config.execution_mode == ExecutionMode.KUBERNETES:
+        from cosmos.operators.kubernetes import DbtRunOperationKubernetesOperator as operator
+
+        project_path = setup.execution_config.project_path
+    else:
+        from cosmos.operators.local import DbtRunOperationLocalOperator as operator
+
+        project_path = setup.path
+    task = operator(
+        task_id=task_id,
+        macro_name=macro_name,
+        project_dir=str(project_path),
+        profile_config=setup.profile,
+        **setup.operator_args,
+    )
+    if setup.execution_config.execution_mode == ExecutionMode.KUBERNETES:
+        task.labels = {
+            **(task.labels or {}),
+            "dbt-node": label_value(macro_name),
+            "dbt-resource-type": "operation",
+        }
+    return task
+
+
+def _tasks(group: TaskGroup) -> Iterator[Any]:
+    for child in group.children.values():
+        if isinstance(child, TaskGroup):
+            yield from _tasks(child)
+        else:
+            yield child
+
+
+def _per_node_pod_settings(task: Any) -> None:
+    """Labels naming the dbt node, and resources from the node's ``meta`` when it sets them."""
+    node = (getattr(task, "extra_context", None) or {}).get("dbt_node_config") or {}
+    name = (
+        node.get("resource_name")
+        or node.get("name")
+        or task.task_id.split(".")[-2 if "." in task.task_id else -1]
+    )
+    task.labels = {
+        **(task.labels or {}),
+        "dbt-node": label_value(name),
+        "dbt-resource-type": label_value(node.get("resource_type", "test")),
+    }
+    custom = ((node.get("config") or {}).get("meta") or {}).get(META_KEY, {}).get("resources")
+    if custom:
+        try:
+            task.container_resources = resources(custom)
+        except DbtSparkOperatorError as exc:
+            raise DbtSparkOperatorError(f"dbt node {node.get('unique_id')}: meta.{META_KEY}.{exc}") from None
