@@ -1,4 +1,4 @@
-"""The dbt-spark thrift profile for Apache Kyuubi, mapped from an Airflow connection (a Cosmos ProfileMapping).
+"""The dbt-spark thrift profile for Apache Kyuubi from an Airflow connection (a Cosmos ProfileMapping).
 
 Connection fields: host, port (10009), login (user), schema (``default``), password (LDAP/CUSTOM only).
 Extras: ``auth``, ``kerberos_service_name``, ``use_ssl``, ``connect_retries`` (5), ``connect_timeout`` (60),
@@ -9,6 +9,7 @@ override any of them per DAG; ``server_side_parameters`` are merged key by key.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from cosmos.profiles.base import BaseProfileMapping
@@ -140,7 +141,7 @@ class KyuubiProfileMapping(BaseProfileMapping):
             raise self._error(f"port must be from 1 to 65535, got {values['port']}")
         for name in _BOOLS:
             if name in values:
-                values[name] = _boolean(values[name], lambda msg: self._error(f"{name} {msg}"))
+                values[name] = _boolean(values[name], name, self._error)
         auth = str(values.get("auth") or "NONE").upper()
         if auth not in AUTH_MODES:
             raise self._error(f"auth must be one of {', '.join(AUTH_MODES)}, got {values['auth']!r}")
@@ -164,7 +165,7 @@ class KyuubiProfileMapping(BaseProfileMapping):
         return DbtSparkOperatorError(f"Kyuubi connection {self.conn_id!r} {problem}")
 
 
-def _boolean(value: Any, error: Any) -> bool:
+def _boolean(value: Any, name: str, error: Callable[[str], Exception]) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
@@ -172,4 +173,4 @@ def _boolean(value: Any, error: Any) -> bool:
         return True
     if text in ("false", "0", "no"):
         return False
-    raise error(f"must be true or false, got {value!r}")
+    raise error(f"{name} must be true or false, got {value!r}")

@@ -14,7 +14,7 @@ DEFAULT_CONN_ID = "kyuubi_default"
 
 
 class KyuubiHook(BaseHook):
-    """Holds a Kyuubi thrift connection for dbt-spark; dbt itself connects, this hook only describes the form."""
+    """A Kyuubi thrift connection for dbt-spark: dbt connects itself; this hook describes the form."""
 
     conn_name_attr = "kyuubi_conn_id"
     default_conn_name = DEFAULT_CONN_ID

@@ -175,7 +175,8 @@ def dbt_task_group(
     )
     if not group.children:
         raise DbtSparkOperatorError(
-            f"select {list(select)} / exclude {list(exclude)} matches no node of dbt project {setup.project_name}"
+            f"select {list(select)} / exclude {list(exclude)} matches no node of dbt project "
+            f"{setup.project_name}"
         )
     if setup.execution_config.execution_mode == ExecutionMode.KUBERNETES:
         for task in _tasks(group):
