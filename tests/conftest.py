@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,8 +16,25 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="dbt-spark-operator-tests-"))
 
+# A kubeconfig naming a cluster that is never contacted: KubernetesPodOperator asks it whether the
+# worker runs in-cluster while it builds a pod. The kubernetes client reads KUBECONFIG at import.
+KUBECONFIG = SESSION_DIR / "kubeconfig"
+KUBECONFIG.write_text(
+    json.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "current-context": "test",
+            "clusters": [{"name": "test", "cluster": {"server": "https://127.0.0.1:6443"}}],
+            "users": [{"name": "test", "user": {"token": "not-a-secret"}}],
+            "contexts": [{"name": "test", "context": {"cluster": "test", "user": "test"}}],
+        }
+    )
+)
+
 # Before anything imports Airflow: its settings are read once, at import.
 os.environ.update(
+    KUBECONFIG=str(KUBECONFIG),
     AIRFLOW_HOME=str(SESSION_DIR / "airflow"),
     DBT_SPARK_ENGINE_HOME=str(SESSION_DIR / "engine"),
     DBT_SPARK_LOCAL_PORT=os.environ.get("DBT_SPARK_TEST_PORT", "10011"),
@@ -71,6 +89,19 @@ def dbt(*args: str) -> subprocess.CompletedProcess:
 
 def query(sql: str) -> list[tuple]:
     return run_query("127.0.0.1", int(os.environ["DBT_SPARK_LOCAL_PORT"]), sql)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def manifest() -> Path:
+    """DAG parsing reads target/manifest.json: refresh it from the project once per session."""
+    from dbt_spark_operator.project import write_manifest
+
+    return write_manifest(PROJECT)
+
+
+def kyuubi_connection(conn_id: str = "kyuubi_default", **fields: object) -> tuple[str, str]:
+    """An Airflow connection as the environment variable Airflow reads it from."""
+    return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "kyuubi", **fields})
 
 
 @pytest.fixture(scope="session")

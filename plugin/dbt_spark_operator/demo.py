@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from dbt_spark_operator.engine import LocalEngine, run_query
-from dbt_spark_operator.project import CHECKOUT
+from dbt_spark_operator.project import CHECKOUT, write_manifest
 
 
 def airflow_env(root: Path = CHECKOUT, base: dict[str, str] | None = None) -> dict[str, str]:
@@ -79,6 +79,7 @@ def run_demo(dag_id: str = "simple_model_test") -> int:
     status = engine.up()
     took = f" (started in {status.started_seconds} s)" if started_here else ""
     print(f"engine {status.describe()}{took}")
+    print(f"manifest {write_manifest('analytics')}")  # DAG parsing reads it; refresh it from the project
     log = Path(env["AIRFLOW_HOME"]) / f"demo-{dag_id}.log"
     try:
         Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,10 @@ def write_manifest(project: str | os.PathLike[str]) -> Path:
     env.setdefault("DBT_TARGET", "local")
     dbt = Path(sys.executable).parent / "dbt"
     proc = subprocess.run(
-        [str(dbt), "parse", "--project-dir", str(path), "--quiet"], env=env, capture_output=True, text=True
+        [str(dbt), "parse", "--project-dir", str(path), "--target-path", str(path / "target"), "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         detail = (proc.stdout + proc.stderr).strip().splitlines()

@@ -1,0 +1,217 @@
+"""dbt_task_group in Kubernetes execution: every pod built by KubernetesPodOperator's own code path,
+validated strictly, with the settings the product promises; bad input rejected at DAG parse."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import datetime
+
+import kubernetes_validate
+import pytest
+import yaml
+from airflow.dag_processing.dagbag import DagBag
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG
+from kubernetes.client import models as k8s
+
+from conftest import BIN, PROJECT, ROOT, kyuubi_connection
+from dbt_spark_operator import DbtSparkOperatorError, PodSettings, dbt_task_group
+from dbt_spark_operator.pod import pod_manifest, render_pod
+
+K8S_VERSION = "1.37.0"  # the newest schema kubernetes-validate ships
+
+
+@pytest.fixture(scope="module")
+def dags(airflow_db):
+    bag = DagBag(dag_folder=str(ROOT / "dags"))
+    assert bag.import_errors == {}
+    return bag.dags
+
+
+def pod_tasks(dag):
+    return [t for t in dag.tasks if hasattr(t, "build_pod_request_obj")]
+
+
+def manifests(dag, dry_run=False):
+    return {t.task_id: pod_manifest(render_pod(t, dry_run=dry_run)) for t in pod_tasks(dag)}
+
+
+def nodes():
+    return json.loads((PROJECT / "target" / "manifest.json").read_text())["nodes"]
+
+
+def test_every_pod_of_every_kubernetes_dag_validates_strictly(dags):
+    kube_dags = [dag for dag in dags.values() if pod_tasks(dag)]
+    assert "analytics_kubernetes" in {d.dag_id for d in kube_dags}
+    for dag in kube_dags:
+        for task_id, manifest in manifests(dag).items():
+            kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+            assert manifest["metadata"]["labels"]["airflow_kpo_in_cluster"] == "False", task_id
+
+
+def test_pod_defaults(dags):
+    dag = dags["analytics_kubernetes"]
+    task = dag.task_dict["analytics.simple_pipeline.run"]
+    assert all(isinstance(m, k8s.V1VolumeMount) for m in task.volume_mounts)
+    assert isinstance(task.container_resources, k8s.V1ResourceRequirements)
+    pod = render_pod(task, dry_run=False)
+    (container,) = pod.spec.containers
+    assert container.image == "dbt-spark:latest" and container.image_pull_policy == "Never"
+    mounts = {m.mount_path: m for m in container.volume_mounts}
+    assert mounts["/opt/dbt/projects"].name == "dbt-projects" and mounts["/opt/dbt/projects"].read_only
+    volumes = {v.name: v for v in pod.spec.volumes}
+    assert volumes["dbt-projects"].host_path.path == "/opt/dbt/projects"
+    env = {e.name: e.value for e in container.env}
+    assert env["DBT_PROJECT_DIR"] == "/opt/dbt/projects/analytics"
+    assert env["DBT_PROFILES_DIR"] == "/opt/dbt/profiles"
+    assert container.resources.requests == {"memory": "512Mi", "cpu": "250m"}
+    assert container.resources.limits == {"memory": "2Gi", "cpu": "1000m"}
+    labels = pod.metadata.labels
+    assert labels["dag_id"] == "analytics_kubernetes" and labels["task_id"] == "analytics.simple_pipeline.run"
+    assert labels["dbt-node"] == "simple-pipeline" and labels["dbt-resource-type"] == "model"
+    assert pod.metadata.namespace == "airflow" and pod.spec.service_account_name == "default"
+    assert task.on_finish_action.value == "delete_pod" and task.get_logs
+
+
+def test_per_model_resources_come_from_dbt_meta(dags):
+    task = dags["analytics_kubernetes"].task_dict["analytics.fct_employee_events.run"]
+    assert task.container_resources.requests == {"memory": "1Gi", "cpu": "500m"}
+    assert task.container_resources.limits == {"memory": "3Gi", "cpu": "2"}
+
+
+def test_each_model_task_selects_exactly_its_model(dags):
+    manifest_nodes = nodes()
+    models = {n["name"]: n for n in manifest_nodes.values() if n["resource_type"] == "model"}
+    run_tasks = [t for t in pod_tasks(dags["analytics_kubernetes"]) if t.task_id.endswith(".run")]
+    assert len(run_tasks) == len(models) == 5
+    for task in run_tasks:
+        task.build_kube_args({"ti": None, "dag": task.dag, "task": task, "run_id": "r", "params": {}})
+        args = task.arguments
+        assert args[:2] == ["dbt", "run"]
+        selected = args[args.index("--select") + 1 :]
+        selected = selected[: next((i for i, a in enumerate(selected) if a.startswith("--")), len(selected))]
+        matched = {
+            name for name, n in models.items() for s in selected if s in (name, "fqn:" + ".".join(n["fqn"]))
+        }
+        assert matched == {task.task_id.split(".")[1]}, (task.task_id, selected)
+
+
+def test_kubernetes_and_local_dags_render_the_same_graph(dags):
+    def graph(dag):
+        return {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}
+
+    assert graph(dags["analytics_kubernetes"]) == graph(dags["simple_model_test"])
+
+
+def test_import_into_any_dag_between_plain_tasks():
+    with DAG("user_dag", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        extract = EmptyOperator(task_id="extract")
+        notify = EmptyOperator(task_id="notify")
+        group = dbt_task_group(
+            "analytics", group_id="marts_only", select=["tag:marts"], execution="kubernetes"
+        )
+        extract >> group >> notify
+    ids = set(dag.task_dict)
+    assert "marts_only.simple_pipeline.run" in ids and "marts_only.stg_employees.run" not in ids
+    first = [
+        t for t in dag.tasks if t.task_id.startswith("marts_only.") and not t.upstream_task_ids - {"extract"}
+    ]
+    assert first and all(t.upstream_task_ids == {"extract"} for t in first)
+    assert dag.task_dict["notify"].upstream_task_ids and all(
+        u.startswith("marts_only.") for u in dag.task_dict["notify"].upstream_task_ids
+    )
+
+
+def test_secret_reaches_pods_only_as_a_secret_reference(monkeypatch):
+    password = "Sup3r-Secret-Passw0rd"
+    monkeypatch.setenv(
+        *kyuubi_connection(
+            "kyuubi_ldap", host="kyuubi", login="etl", password=password, extra={"auth": "LDAP"}
+        )
+    )
+    with DAG("secret_dag", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        dbt_task_group(
+            "analytics",
+            conn_id="kyuubi_ldap",
+            execution="kubernetes",
+            pod=PodSettings(password_secret=("kyuubi-credentials", "password")),
+        )
+    rendered = manifests(dag)
+    assert len(rendered) == len(dag.tasks) > 10
+    text = yaml.safe_dump_all(list(rendered.values()))
+    assert password not in text
+    for manifest in rendered.values():
+        env = {e["name"]: e for e in manifest["spec"]["containers"][0]["env"]}
+        assert env["COSMOS_CONN_KYUUBI_PASSWORD"]["valueFrom"] == {
+            "secretKeyRef": {"name": "kyuubi-credentials", "key": "password"}
+        }
+        profile = yaml.safe_load(env["DBT_SPARK_PROFILE_YAML"]["value"])["analytics"]["outputs"]["kyuubi"]
+        assert profile["password"] == "{{ env_var('COSMOS_CONN_KYUUBI_PASSWORD') }}"
+        kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+
+    with (
+        pytest.raises(DbtSparkOperatorError, match="has a password: name the Kubernetes Secret"),
+        DAG("no_secret", schedule=None, start_date=datetime(2025, 1, 1)),
+    ):
+        dbt_task_group("analytics", conn_id="kyuubi_ldap", execution="kubernetes")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"operator_args": {"dbt_vars": {"day": 1}}}, "unknown operator argument 'dbt_vars'"),
+        ({"select": ["tag:nothing_has_this"]}, "matches no node of dbt project analytics"),
+        ({"execution": "docker"}, "execution must be kubernetes or local, got 'docker'"),
+        ({"pod": "big"}, None),
+        ({"conn_id": "missing_conn"}, "Kyuubi connection 'missing_conn' is not defined"),
+    ],
+)
+def test_bad_arguments_fail_at_dag_parse(kwargs, message):
+    if message is None:  # wrong type for pod settings
+        kwargs, message = {"pod": "big"}, "'str' object has no attribute"
+    with (
+        pytest.raises((DbtSparkOperatorError, AttributeError), match=message),
+        DAG("bad", schedule=None, start_date=datetime(2025, 1, 1)),
+    ):
+        dbt_task_group("analytics", **{"execution": "kubernetes", **kwargs})
+
+
+@pytest.mark.parametrize(
+    ("resources", "message"),
+    [
+        (
+            {"requests": {"memory": "512MB"}},
+            "resources.requests.memory = '512MB' is not a Kubernetes quantity",
+        ),
+        ({"request": {"memory": "1Gi"}}, "resources: unknown key 'request'"),
+    ],
+)
+def test_bad_resources_are_rejected(resources, message):
+    with pytest.raises(DbtSparkOperatorError, match=message):
+        PodSettings(resources=resources)
+
+
+def test_dict_resources_become_models():
+    pod = PodSettings(resources={"requests": {"memory": "1Gi", "cpu": "1"}, "limits": {"memory": "2Gi"}})
+    assert isinstance(pod.resources, k8s.V1ResourceRequirements)
+    assert pod.resources.requests == {"memory": "1Gi", "cpu": "1"}
+
+
+def test_pods_command_prints_the_manifest(airflow_db):
+    proc = subprocess.run(
+        [
+            str(BIN / "dbt-spark-operator"),
+            "pods",
+            "analytics_kubernetes",
+            "--task",
+            "analytics.simple_pipeline.run",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (manifest,) = list(yaml.safe_load_all(proc.stdout))
+    assert manifest["kind"] == "Pod" and manifest["metadata"]["labels"]["dbt-node"] == "simple-pipeline"
+    kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
