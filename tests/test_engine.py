@@ -7,8 +7,8 @@ import os
 import socket
 
 import pytest
-from conftest import BIN, cli, free_port
 
+from conftest import BIN, cli, free_port
 from dbt_spark_operator.engine import EngineConfig, EngineError, LocalEngine, run_query
 
 

@@ -128,7 +128,7 @@ def test_password_never_in_the_profile_file(monkeypatch):
 )
 def test_contradictions_are_one_line_errors(monkeypatch, fields, message):
     with pytest.raises(DbtSparkOperatorError) as error:
-        mapping(monkeypatch, **fields).profile
+        _ = mapping(monkeypatch, **fields).profile
     assert message in str(error.value)
     assert str(error.value).startswith("Kyuubi connection 'kyuubi_default' ")
     assert "\n" not in str(error.value)
@@ -136,20 +136,20 @@ def test_contradictions_are_one_line_errors(monkeypatch, fields, message):
 
 def test_port_that_is_not_a_number(monkeypatch):
     with pytest.raises(DbtSparkOperatorError, match="port must be a whole number, got 'ten-thousand'"):
-        mapping(monkeypatch, {"port": "ten-thousand"}, host="k").profile
+        _ = mapping(monkeypatch, {"port": "ten-thousand"}, host="k").profile
     with pytest.raises(DbtSparkOperatorError, match="port must be from 1 to 65535, got 70000"):
-        mapping(monkeypatch, host="k", port=70000).profile
+        _ = mapping(monkeypatch, host="k", port=70000).profile
 
 
 def test_missing_and_wrong_type_connections(monkeypatch):
     monkeypatch.delenv("AIRFLOW_CONN_NOPE", raising=False)
     with pytest.raises(DbtSparkOperatorError, match="Kyuubi connection 'nope' is not defined"):
-        KyuubiProfileMapping("nope").profile
+        _ = KyuubiProfileMapping("nope").profile
     monkeypatch.setenv("AIRFLOW_CONN_PG", '{"conn_type": "postgres", "host": "db"}')
     with pytest.raises(
         DbtSparkOperatorError, match="has type 'postgres'; expected one of kyuubi, hiveserver2"
     ):
-        KyuubiProfileMapping("pg").profile
+        _ = KyuubiProfileMapping("pg").profile
 
 
 def test_kyuubi_connection_type_is_registered_with_airflow():

@@ -7,6 +7,7 @@ import os
 import subprocess
 
 import pytest
+
 from conftest import BIN, EXPECTED_SIMPLE_PIPELINE, ROOT, query
 
 
