@@ -98,6 +98,11 @@ def test_password_never_in_the_profile_file(monkeypatch):
     target = yaml.safe_load(contents)["analytics"]["outputs"]["kyuubi"]
     assert target["password"] == "{{ env_var('COSMOS_CONN_KYUUBI_PASSWORD') }}"
     assert m.password == "s3cr3t-value"
+    assert m.env_vars == {"COSMOS_CONN_KYUUBI_PASSWORD": "s3cr3t-value"}  # a process env, never a file
+
+
+def test_no_password_no_env(monkeypatch):
+    assert mapping(monkeypatch, host="k").env_vars == {}
 
 
 @pytest.mark.parametrize(
@@ -153,12 +158,16 @@ def test_missing_and_wrong_type_connections(monkeypatch):
 
 
 def test_kyuubi_connection_type_is_registered_with_airflow():
-    from airflow.providers_manager import ProvidersManager
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
 
-    hook = ProvidersManager().hooks["kyuubi"]  # what the connection form reads
-    assert hook.hook_class_name == "dbt_spark_operator.provider.KyuubiHook"
-    assert hook.package_name == "dbt-spark-operator"
-    from dbt_spark_operator.provider import KyuubiHook
+    # What the Airflow 3 UI's connection form reads.
+    (meta,) = [h for h in HookMetaService.hook_meta_data() if h.connection_type == "kyuubi"]
+    assert meta.hook_name == "Apache Kyuubi (dbt-spark thrift)"
+    assert meta.standard_fields.host.title == "Kyuubi host (thrift binary frontend)"
+    assert meta.standard_fields.password.title == "Password (auth LDAP or CUSTOM only)"
+    assert meta.extra_fields["auth"]["schema"]["enum"] == ["NONE", "NOSASL", "LDAP", "CUSTOM", "KERBEROS"]
 
-    labels = KyuubiHook.get_ui_field_behaviour()["relabeling"]
-    assert labels["host"].startswith("Kyuubi host") and "LDAP or CUSTOM" in labels["password"]
+
+def test_extras_with_the_legacy_prefix_are_read(monkeypatch):
+    profile = mapping(monkeypatch, host="k", extra={"extra__kyuubi__connect_retries": 9}).profile
+    assert profile["connect_retries"] == 9

@@ -46,13 +46,19 @@ class KyuubiProfileMapping(BaseProfileMapping):
         "user": "login",
         "schema": "schema",
         "password": "password",
-        "auth": "extra.auth",
-        "kerberos_service_name": "extra.kerberos_service_name",
-        "use_ssl": "extra.use_ssl",
-        "connect_retries": "extra.connect_retries",
-        "connect_timeout": "extra.connect_timeout",
-        "retry_all": "extra.retry_all",
-        "server_side_parameters": "extra.server_side_parameters",
+        # Extras as the connection form stores them, or with the legacy extra__kyuubi__ prefix.
+        **{
+            name: [f"extra.{name}", f"extra__kyuubi__{name}"]
+            for name in (
+                "auth",
+                "kerberos_service_name",
+                "use_ssl",
+                "connect_retries",
+                "connect_timeout",
+                "retry_all",
+                "server_side_parameters",
+            )
+        },
     }
 
     def __init__(
@@ -77,8 +83,15 @@ class KyuubiProfileMapping(BaseProfileMapping):
         """profile_args first, then the connection; unlike Cosmos, false and 0 are values, not gaps."""
         if self.profile_args.get(name) is not None:
             return self.profile_args[name]
-        field = self.airflow_param_mapping.get(name)
-        return self._get_airflow_conn_field(field) if field else None
+        return self._from_connection(name)
+
+    def _from_connection(self, name: str) -> Any:
+        fields = self.airflow_param_mapping.get(name, [])
+        for field in [fields] if isinstance(fields, str) else fields:
+            value = self._get_airflow_conn_field(field)
+            if value not in (None, ""):
+                return value
+        return None
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -104,6 +117,12 @@ class KyuubiProfileMapping(BaseProfileMapping):
         return {"type": self.dbt_profile_type, "method": self.dbt_profile_method, **values}
 
     @property
+    def env_vars(self) -> dict[str, str]:
+        """For local execution (Cosmos puts these in dbt's process env): the password, when there is one."""
+        password = self.password
+        return {self.password_env_var(): password} if password else {}
+
+    @property
     def password(self) -> str | None:
         return self.settings.get("password")
 
@@ -114,7 +133,7 @@ class KyuubiProfileMapping(BaseProfileMapping):
     def _server_side_parameters(self) -> dict[str, str] | None:
         merged: dict[str, Any] = {}
         for source in (
-            self._get_airflow_conn_field("extra.server_side_parameters"),
+            self._from_connection("server_side_parameters"),
             self.profile_args.get("server_side_parameters"),
         ):
             if isinstance(source, str) and source.strip():

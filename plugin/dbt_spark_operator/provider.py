@@ -1,5 +1,6 @@
-"""Airflow provider registration: the ``kyuubi`` connection type, with its form labelled for Kyuubi.
+"""Airflow provider registration: the ``kyuubi`` connection type, its form labelled for Kyuubi.
 
+Declarative (``ui-field-behaviour`` and ``conn-fields`` in the provider info), as Airflow 3.2+ wants.
 Airflow imports this while it loads its configuration: import nothing heavy (no Cosmos) here.
 """
 
@@ -14,7 +15,7 @@ DEFAULT_CONN_ID = "kyuubi_default"
 
 
 class KyuubiHook(BaseHook):
-    """A Kyuubi thrift connection for dbt-spark: dbt connects itself; this hook describes the form."""
+    """A Kyuubi thrift connection for dbt-spark: dbt connects itself; this hook names the type."""
 
     conn_name_attr = "kyuubi_conn_id"
     default_conn_name = DEFAULT_CONN_ID
@@ -28,28 +29,52 @@ class KyuubiHook(BaseHook):
     def get_conn(self) -> Any:
         return self.get_connection(self.kyuubi_conn_id)
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": [],
-            "relabeling": {
-                "host": "Kyuubi host (thrift binary frontend)",
-                "port": "Thrift port",
-                "login": "User",
-                "schema": "Schema (dbt target schema)",
-                "password": "Password (auth LDAP or CUSTOM only)",
-            },
-            "placeholders": {
-                "host": "kyuubi-dbt.kyuubi.svc.cluster.local",
-                "port": "10009",
-                "login": "admin",
-                "schema": "default",
-                "extra": (
-                    '{"auth": "NONE", "connect_retries": 5, "connect_timeout": 60, "retry_all": true, '
-                    '"server_side_parameters": {"kyuubi.engine.share.level": "USER"}}'
-                ),
-            },
-        }
+
+def _field(label: str, kind: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"label": label, "description": description, "schema": {"type": [kind, "null"], **schema}}
+
+
+CONNECTION_TYPE = {
+    "connection-type": "kyuubi",
+    "hook-class-name": "dbt_spark_operator.provider.KyuubiHook",
+    "hook-name": KyuubiHook.hook_name,
+    "ui-field-behaviour": {
+        "hidden-fields": [],
+        "relabeling": {
+            "host": "Kyuubi host (thrift binary frontend)",
+            "port": "Thrift port",
+            "login": "User",
+            "schema": "Schema (dbt target schema)",
+            "password": "Password (auth LDAP or CUSTOM only)",
+        },
+        "placeholders": {
+            "host": "kyuubi-dbt.kyuubi.svc.cluster.local",
+            "port": "10009",
+            "login": "admin",
+            "schema": "default",
+        },
+    },
+    "conn-fields": {
+        "auth": _field(
+            "Authentication",
+            "string",
+            "Must match kyuubi.authentication (NONE by default).",
+            enum=["NONE", "NOSASL", "LDAP", "CUSTOM", "KERBEROS"],
+        ),
+        "kerberos_service_name": _field(
+            "Kerberos service name", "string", "With KERBEROS only: the prefix of kyuubi.kinit.principal."
+        ),
+        "use_ssl": _field("Use SSL", "boolean", "TLS to the thrift port (certificates not verified)."),
+        "connect_retries": _field("Connect retries", "integer", "Default 5.", minimum=0),
+        "connect_timeout": _field("Seconds between retries", "integer", "Default 60.", minimum=0),
+        "retry_all": _field("Retry every error", "boolean", "Default true."),
+        "server_side_parameters": _field(
+            "Session settings (JSON)",
+            "string",
+            'Kyuubi and Spark settings, e.g. {"kyuubi.engine.share.level": "USER"}.',
+        ),
+    },
+}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -59,7 +84,5 @@ def get_provider_info() -> dict[str, Any]:
         "name": "dbt Spark operator (Kyuubi)",
         "description": "dbt on Spark through Apache Kyuubi as per-model Airflow tasks.",
         "versions": [version("dbt-spark-operator")],
-        "connection-types": [
-            {"connection-type": "kyuubi", "hook-class-name": "dbt_spark_operator.provider.KyuubiHook"}
-        ],
+        "connection-types": [CONNECTION_TYPE],
     }

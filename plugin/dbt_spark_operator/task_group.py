@@ -61,10 +61,8 @@ def check_operator_args(operator_args: Mapping[str, Any], execution: str) -> Non
     for key in operator_args:
         if key not in _ACCEPTED[execution]:
             raise DbtSparkOperatorError(
-                f"unknown operator argument {key!r} for {execution} execution "
-                "(not an argument of the dbt operators or of KubernetesPodOperator)"
-                if execution == "kubernetes"
-                else f"unknown operator argument {key!r} for local execution"
+                f"unknown operator argument {key!r} ({execution} execution): "
+                "neither the dbt operators nor KubernetesPodOperator take it"
             )
 
 
@@ -234,15 +232,10 @@ def _tasks(group: TaskGroup) -> Iterator[Any]:
 def _per_node_pod_settings(task: Any) -> None:
     """Labels naming the dbt node, and resources from the node's ``meta`` when it sets them."""
     node = (getattr(task, "extra_context", None) or {}).get("dbt_node_config") or {}
-    name = (
-        node.get("resource_name")
-        or node.get("name")
-        or task.task_id.split(".")[-2 if "." in task.task_id else -1]
-    )
     task.labels = {
         **(task.labels or {}),
-        "dbt-node": label_value(name),
-        "dbt-resource-type": label_value(node.get("resource_type", "test")),
+        "dbt-node": label_value(node.get("name") or task.task_id),
+        "dbt-resource-type": label_value(node.get("resource_type") or "unknown"),
     }
     custom = ((node.get("config") or {}).get("meta") or {}).get(META_KEY, {}).get("resources")
     if custom:
