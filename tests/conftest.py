@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -111,6 +112,11 @@ def engine() -> EngineStatus:
     status = local.up()
     yield status
     local.down()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's engine is down by now (its fixture stopped it); drop its files."""
+    shutil.rmtree(SESSION_DIR, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
