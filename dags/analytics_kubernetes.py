@@ -10,7 +10,7 @@ from datetime import datetime
 
 from airflow.sdk import dag
 
-from dbt_spark_operator import dbt_run_operation, dbt_task_group
+from dbt_spark_operator import DbtSparkDepsOperator, dbt_run_operation, dbt_task_group
 
 
 @dag(
@@ -23,8 +23,9 @@ from dbt_spark_operator import dbt_run_operation, dbt_task_group
     doc_md=__doc__,
 )
 def analytics_kubernetes() -> None:
+    deps = DbtSparkDepsOperator(task_id="dbt_deps", execution="kubernetes")
     load = dbt_run_operation("load_raw_employee_events", "load_raw_employee_events", execution="kubernetes")
-    load >> dbt_task_group("analytics", execution="kubernetes")
+    deps >> load >> dbt_task_group("analytics", execution="kubernetes")
 
 
 analytics_kubernetes()

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from airflow.sdk import dag
 
-from dbt_spark_operator import dbt_run_operation, dbt_task_group
+from dbt_spark_operator import DbtSparkDepsOperator, dbt_run_operation, dbt_task_group
 
 
 @dag(
@@ -24,8 +24,9 @@ from dbt_spark_operator import dbt_run_operation, dbt_task_group
     doc_md=__doc__,
 )
 def simple_model_test() -> None:
+    deps = DbtSparkDepsOperator(task_id="dbt_deps", execution="local")
     load = dbt_run_operation("load_raw_employee_events", "load_raw_employee_events", execution="local")
-    load >> dbt_task_group("analytics", execution="local")
+    deps >> load >> dbt_task_group("analytics", execution="local")
 
 
 simple_model_test()

@@ -43,6 +43,8 @@ os.environ.update(
     DBT_PROFILES_DIR=str(ROOT / "profiles"),
     DBT_TARGET_PATH=str(SESSION_DIR / "dbt-target"),
     DBT_LOG_PATH=str(SESSION_DIR / "dbt-logs"),
+    DBT_SPARK_STATE_DIR=str(SESSION_DIR / "state"),  # packages (dbt deps) and docs shared by tasks
+    DBT_PACKAGES_DIR=str(SESSION_DIR / "state" / "packages" / "analytics"),  # for dbt run directly
 )
 from dbt_spark_operator.demo import airflow_env  # noqa: E402
 from dbt_spark_operator.engine import EngineStatus, LocalEngine, run_query  # noqa: E402

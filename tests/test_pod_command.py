@@ -1,19 +1,21 @@
 """The pod's command really works: a rendered pod's command, args and env run as local processes.
 
-Mounted paths map to local directories (the project volume to dbt/ of this checkout, the emptyDirs to
-temporary directories); the process gets the pod's env and nothing else but PATH. No cluster is
-involved: this proves the profile-writing step and the dbt argv, not the kubelet.
+Mounted paths map to local directories (the project volume to dbt/ of this checkout, the shared state
+volume to the session's state directory, the emptyDirs to temporary directories); the process gets the
+pod's env and nothing else but PATH and HOME. No cluster is involved: this proves the profile-writing
+step, the dbt argv and the packages the deps pod leaves for the others, not the kubelet.
 """
 
 from __future__ import annotations
 
-import subprocess
+import shutil
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
 
-from conftest import BIN, EXPECTED_SIMPLE_PIPELINE, ROOT, query
-from dbt_spark_operator.pod import PROFILES_DIR, PROJECTS_MOUNT, SCRATCH_DIR, render_pod
+from conftest import EXPECTED_SIMPLE_PIPELINE, ROOT, query
+from dbt_spark_operator.pod import render_pod, run_locally
+from dbt_spark_operator.project import state_dir
 
 
 @pytest.fixture(scope="module")
@@ -23,43 +25,33 @@ def kube_dag(airflow_db):
     return bag.dags["analytics_kubernetes"]
 
 
-def run_pod_locally(task, tmp_path, secrets: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    pod = render_pod(task)
-    (container,) = pod.spec.containers
-    paths = {
-        PROJECTS_MOUNT: str(ROOT / "dbt"),
-        PROFILES_DIR: str(tmp_path / "profiles"),
-        SCRATCH_DIR: str(tmp_path / "scratch"),
-    }
-
-    def local(text: str) -> str:
-        for mount, path in paths.items():
-            text = text.replace(mount, path)
-        return text
-
-    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(tmp_path)}
-    for var in container.env:
-        if var.value_from is not None:  # a Secret reference: what the kubelet would resolve
-            ref = var.value_from.secret_key_ref
-            env[var.name] = (secrets or {})[f"{ref.name}/{ref.key}"]
-        else:
-            env[var.name] = local(var.value or "")
-    argv = [local(a) for a in container.command + container.args]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600)
+def run_pod(task, tmp_path):
+    lines: list[str] = []
+    rc, env = run_locally(render_pod(task), tmp_path, secrets={}, on_line=lines.append)
+    return rc, env, "\n".join(lines)
 
 
 def test_pod_commands_build_the_chain_to_simple_pipeline(engine, kube_dag, tmp_path):
     query("DROP TABLE IF EXISTS simple_pipeline")
-    for task_id in (
+    shutil.rmtree(state_dir() / "packages", ignore_errors=True)  # the deps pod must install them
+    chain = [
+        "dbt_deps",
         "load_raw_employee_events",
         "analytics.employees.seed",
         "analytics.stg_employees.run",
         "analytics.simple_pipeline.run",
         "analytics.simple_pipeline.test",
-    ):
-        proc = run_pod_locally(kube_dag.task_dict[task_id], tmp_path / task_id)
-        assert proc.returncode == 0, (task_id, proc.stdout[-3000:], proc.stderr[-2000:])
+    ]
+    for task_id in chain:
+        task = kube_dag.task_dict[task_id]
+        (tmp_path / task_id).mkdir()
+        rc, env, output = run_pod(task, tmp_path / task_id)
+        assert rc == 0, (task_id, output[-4000:])
+        pod_env = {e.name for e in render_pod(task).spec.containers[0].env}  # [0]: "base"
+        assert set(env) - {"PATH", "HOME"} <= pod_env  # nothing but the pod's env
     assert query("SELECT * FROM simple_pipeline ORDER BY id") == EXPECTED_SIMPLE_PIPELINE
+    # The deps pod installed the shared package where the model pods found it (simple_pipeline uses it).
+    assert (state_dir() / "packages" / "analytics" / "shared_macros" / "dbt_project.yml").is_file()
     # The profile the pod wrote is the one the task rendered: the Kyuubi connection, no secret inside.
     written = (tmp_path / "analytics.simple_pipeline.run" / "profiles" / "profiles.yml").read_text()
     assert "method: thrift" in written and "host: 127.0.0.1" in written

@@ -89,7 +89,7 @@ def test_each_seed_model_and_snapshot_is_its_own_task(dag_run):
     assert expected <= task_ids
     # Tests run after each model and seed, as tasks of their own.
     assert {f"analytics.{name}.test" for name in nodes["model"]} <= task_ids
-    assert "load_raw_employee_events" in task_ids
+    assert {"dbt_deps", "load_raw_employee_events"} <= task_ids
 
 
 def test_dag_built_simple_pipeline(dag_run):

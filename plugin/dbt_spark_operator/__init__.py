@@ -4,6 +4,7 @@ Public API (imported lazily, so that ``import dbt_spark_operator`` stays cheap f
 discovery and the CLI):
 
 - :func:`dbt_task_group`, :func:`dbt_run_operation` -- Cosmos task groups and tasks, kubernetes or local
+- ``DbtSparkOperator`` and its nine command subclasses (``DbtSparkRunOperator`` ...)
 - :class:`PodSettings` -- image, volumes, resources, secrets of the dbt pods
 - :class:`KyuubiProfileMapping` -- the dbt-spark thrift profile from an Airflow ``kyuubi`` connection
 - :class:`DbtSparkOperatorError` -- every bad-input error, one line
@@ -17,7 +18,20 @@ from typing import Any
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
 __version__ = "0.1.0"
+_OPERATORS = (
+    "DbtSparkOperator",
+    "DbtSparkRunOperator",
+    "DbtSparkTestOperator",
+    "DbtSparkDebugOperator",
+    "DbtSparkDepsOperator",
+    "DbtSparkDocsOperator",
+    "DbtSparkSeedOperator",
+    "DbtSparkSnapshotOperator",
+    "DbtSparkCompileOperator",
+    "DbtSparkFreshnessOperator",
+)
 _LAZY = {
+    **dict.fromkeys(_OPERATORS, "dbt_spark_operator.operators"),
     "dbt_task_group": "dbt_spark_operator.task_group",
     "dbt_run_operation": "dbt_spark_operator.task_group",
     "PodSettings": "dbt_spark_operator.pod",

@@ -6,26 +6,42 @@ converted to ``kubernetes.client`` models here, or rejected with one line naming
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
-from collections.abc import Mapping
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.secret import Secret
 from kubernetes.client import models as k8s
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
+from dbt_spark_operator.project import projects_root, state_dir
 
 PROJECTS_MOUNT = "/opt/dbt/projects"
 PROFILES_DIR = "/opt/dbt/profiles"
 SCRATCH_DIR = "/tmp/dbt"  # target/ and logs/ of each run: never written into the shared project volume
+STATE_MOUNT = "/opt/dbt/state"  # shared between tasks: packages/<project> (dbt deps), docs/<project>
 PROFILE_ENV = "DBT_SPARK_PROFILE_YAML"
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
-# Writes the profile the task rendered (secrets only as env_var() references) and hands over to dbt.
-WRITE_PROFILE_AND_EXEC = (
-    'set -eu; mkdir -p "$DBT_PROFILES_DIR"; '
-    'printf "%s\\n" "$DBT_SPARK_PROFILE_YAML" > "$DBT_PROFILES_DIR/profiles.yml"; exec "$@"'
+ARTIFACT_ENV = "DBT_SPARK_ARTIFACT"
+XCOM_DIR = "/airflow/xcom"  # KubernetesPodOperator's sidecar reads return.json from here
+# Writes the profile the task rendered (secrets only as env_var() references), runs dbt (passing
+# SIGTERM on to it), and hands dbt's result artifact to the XCom sidecar when there is one.
+POD_SCRIPT = (
+    'set -u; mkdir -p "$DBT_PROFILES_DIR"; '
+    'printf "%s\\n" "$DBT_SPARK_PROFILE_YAML" > "$DBT_PROFILES_DIR/profiles.yml" || exit 1; '
+    '"$@" & child=$!; trap \'kill -TERM "$child" 2>/dev/null\' TERM INT; '
+    'rc=0; while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done; '
+    f'if [ -d {XCOM_DIR} ]; then cp "$DBT_TARGET_PATH/${{{ARTIFACT_ENV}:-run_results.json}}" '
+    f"{XCOM_DIR}/return.json 2>/dev/null || echo '{{}}' > {XCOM_DIR}/return.json; fi; "
+    "exit $rc"
 )
 _QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
 _LABEL_BAD = re.compile(r"[^a-z0-9.-]+")
@@ -91,6 +107,8 @@ class PodSettings:
     service_account_name: str = "default"
     projects_host_path: str = PROJECTS_MOUNT  # hostPath on the node holding the dbt projects ...
     projects_pvc: str | None = None  # ... or a PersistentVolumeClaim instead
+    state_host_path: str = STATE_MOUNT  # hostPath shared by all tasks (installed packages, docs) ...
+    state_pvc: str | None = None  # ... or a ReadWriteMany PersistentVolumeClaim
     resources: k8s.V1ResourceRequirements = field(default_factory=default_resources)
     env: Mapping[str, str] = field(default_factory=dict)
     password_secret: tuple[str, str] | None = None  # (Secret name, key) holding the Kyuubi password
@@ -114,19 +132,9 @@ class PodSettings:
         return replace(self, **changes)
 
     def volumes(self) -> list[k8s.V1Volume]:
-        projects = (
-            k8s.V1Volume(
-                name="dbt-projects",
-                persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(claim_name=self.projects_pvc),
-            )
-            if self.projects_pvc
-            else k8s.V1Volume(
-                name="dbt-projects",
-                host_path=k8s.V1HostPathVolumeSource(path=self.projects_host_path, type="Directory"),
-            )
-        )
         return [
-            projects,
+            _volume("dbt-projects", self.projects_pvc, self.projects_host_path, "Directory"),
+            _volume("dbt-state", self.state_pvc, self.state_host_path, "DirectoryOrCreate"),
             k8s.V1Volume(name="dbt-profiles", empty_dir=k8s.V1EmptyDirVolumeSource()),
             k8s.V1Volume(name="dbt-scratch", empty_dir=k8s.V1EmptyDirVolumeSource()),
         ]
@@ -134,6 +142,7 @@ class PodSettings:
     def volume_mounts(self) -> list[k8s.V1VolumeMount]:
         return [
             k8s.V1VolumeMount(name="dbt-projects", mount_path=PROJECTS_MOUNT, read_only=True),
+            k8s.V1VolumeMount(name="dbt-state", mount_path=STATE_MOUNT),
             k8s.V1VolumeMount(name="dbt-profiles", mount_path=PROFILES_DIR),
             k8s.V1VolumeMount(name="dbt-scratch", mount_path=SCRATCH_DIR),
         ]
@@ -147,6 +156,7 @@ class PodSettings:
             "DBT_PROFILES_DIR": PROFILES_DIR,
             "DBT_TARGET_PATH": f"{SCRATCH_DIR}/target",
             "DBT_LOG_PATH": f"{SCRATCH_DIR}/logs",
+            "DBT_PACKAGES_DIR": f"{STATE_MOUNT}/packages/{project_name}",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             PROFILE_ENV: profile_yaml,
             **self.env,
@@ -165,7 +175,7 @@ class PodSettings:
             "image_pull_policy": self.image_pull_policy,
             "namespace": self.namespace,
             "service_account_name": self.service_account_name,
-            "cmds": ["/bin/sh", "-c", WRITE_PROFILE_AND_EXEC, "dbt-spark-pod"],
+            "cmds": ["/bin/sh", "-c", POD_SCRIPT, "dbt-spark-pod"],
             "env_vars": [k8s.V1EnvVar(name=k, value=v) for k, v in env.items()],
             "secrets": secrets,
             "volumes": self.volumes(),
@@ -180,6 +190,14 @@ class PodSettings:
             "on_finish_action": "delete_pod",
             "startup_timeout_seconds": self.startup_timeout_seconds,
         }
+
+
+def _volume(name: str, pvc: str | None, host_path: str, host_path_type: str) -> k8s.V1Volume:
+    if pvc:
+        return k8s.V1Volume(
+            name=name, persistent_volume_claim=k8s.V1PersistentVolumeClaimVolumeSource(claim_name=pvc)
+        )
+    return k8s.V1Volume(name=name, host_path=k8s.V1HostPathVolumeSource(path=host_path, type=host_path_type))
 
 
 def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) -> k8s.V1Pod:
@@ -227,3 +245,64 @@ def pod_manifest(pod: k8s.V1Pod) -> dict[str, Any]:
 
     manifest = ApiClient().sanitize_for_serialization(pod)
     return {"apiVersion": "v1", "kind": "Pod", **manifest}
+
+
+def run_locally(
+    pod: k8s.V1Pod,
+    workdir: Path,
+    secrets: Mapping[str, str],
+    on_line: Callable[[str], None] = print,
+) -> tuple[int, dict[str, str]]:
+    """Run a pod's command, args and env as a local process; return its exit code and the env it had.
+
+    Mounted paths map to local directories: the projects volume to :func:`projects_root`, the shared
+    state volume to :func:`state_dir`, the emptyDirs to fresh directories under ``workdir``. The process
+    gets the pod's env (Secret references resolved from ``secrets`` by variable name) and ``PATH``,
+    nothing else. It runs in its own process group, stopped with it when interrupted.
+    """
+    container = next(c for c in pod.spec.containers if c.name == "base")  # not the XCom sidecar
+    scratch = workdir / "scratch"
+    paths = {
+        PROJECTS_MOUNT: str(projects_root()),
+        STATE_MOUNT: str(state_dir()),
+        PROFILES_DIR: str(workdir / "profiles"),
+        SCRATCH_DIR: str(scratch),
+    }
+
+    mounts = re.compile("|".join(re.escape(m) for m in sorted(paths, key=len, reverse=True)) + r"(?![\w.-])")
+
+    def local(text: str) -> str:  # one pass, so that a replaced path is never replaced again
+        return mounts.sub(lambda match: paths[match.group(0)], text)
+
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(workdir)}
+    for var in container.env or []:
+        if var.value_from is not None:
+            if var.name not in secrets:
+                raise DbtSparkOperatorError(f"no local value for the secret env var {var.name}")
+            env[var.name] = secrets[var.name]
+        else:
+            env[var.name] = local(var.value or "")
+    scratch.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [local(a) for a in container.command + container.args],
+        env=env,
+        cwd=workdir,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            on_line(line.rstrip("\n"))
+        return proc.wait(), env
+    finally:
+        if proc.poll() is None:  # interrupted: stop the whole group, dbt included
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()

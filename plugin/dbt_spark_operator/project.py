@@ -23,6 +23,21 @@ def profiles_dir() -> Path:
     return Path(os.environ.get("DBT_PROFILES_DIR") or CHECKOUT / "profiles")
 
 
+def state_dir() -> Path:
+    """What tasks share locally (the pods' /opt/dbt/state): ``DBT_SPARK_STATE_DIR``, else ``.dbt-state/``."""
+    return Path(os.environ.get("DBT_SPARK_STATE_DIR") or CHECKOUT / ".dbt-state")
+
+
+def packages_dir(project_name: str) -> Path:
+    """Where ``dbt deps`` installs a project's packages for local runs (DBT_PACKAGES_DIR)."""
+    return state_dir() / "packages" / project_name
+
+
+def docs_dir(project_name: str) -> Path:
+    """Where the docs task leaves a project's site (index.html, manifest.json, catalog.json)."""
+    return state_dir() / "docs" / project_name
+
+
 def project_dir(project: str | os.PathLike[str]) -> Path:
     """A dbt project directory, by name under :func:`projects_root` or by path, holding dbt_project.yml."""
     path = Path(project)
@@ -35,20 +50,26 @@ def project_dir(project: str | os.PathLike[str]) -> Path:
 
 
 def write_manifest(project: str | os.PathLike[str]) -> Path:
-    """Run ``dbt parse`` (no connection, no JVM) and return the path of the project's manifest.json."""
+    """``dbt deps`` (when the project has packages) and ``dbt parse``: no connection, no JVM.
+
+    Returns the path of the project's ``target/manifest.json``; packages go to :func:`packages_dir`.
+    """
     path = project_dir(project)
-    env = {**os.environ, "DBT_PROFILES_DIR": str(profiles_dir()), "DO_NOT_TRACK": "1"}
+    env = {
+        **os.environ,
+        "DBT_PROFILES_DIR": str(profiles_dir()),
+        "DO_NOT_TRACK": "1",
+        "DBT_PACKAGES_DIR": str(packages_dir(path.name)),
+    }
     env.setdefault("DBT_TARGET", "local")
-    dbt = Path(sys.executable).parent / "dbt"
-    proc = subprocess.run(
-        [str(dbt), "parse", "--project-dir", str(path), "--target-path", str(path / "target"), "--quiet"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        detail = (proc.stdout + proc.stderr).strip().splitlines()
-        raise DbtSparkOperatorError(
-            f"dbt parse of {path} failed: {detail[-1] if detail else proc.returncode}"
-        )
+    commands = [["deps"]] if (path / "packages.yml").is_file() else []
+    commands.append(["parse", "--target-path", str(path / "target")])
+    for command in commands:
+        dbt = [str(Path(sys.executable).parent / "dbt"), *command, "--project-dir", str(path), "--quiet"]
+        proc = subprocess.run(dbt, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            detail = (proc.stdout + proc.stderr).strip().splitlines()
+            raise DbtSparkOperatorError(
+                f"dbt {command[0]} of {path} failed: {detail[-1] if detail else proc.returncode}"
+            )
     return path / "target" / "manifest.json"

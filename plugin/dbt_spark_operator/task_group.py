@@ -25,7 +25,7 @@ from cosmos.operators.local import DbtLocalBaseOperator
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.pod import PROJECTS_MOUNT, PodSettings, label_value, resources
 from dbt_spark_operator.profile import DEFAULT_CONN_ID, KyuubiProfileMapping
-from dbt_spark_operator.project import project_dir, write_manifest
+from dbt_spark_operator.project import packages_dir, project_dir, write_manifest
 
 log = logging.getLogger(__name__)
 
@@ -82,26 +82,44 @@ def _manifest(project: Path, manifest: str | os.PathLike[str] | None) -> Path:
 
 
 @dataclass(frozen=True)
-class _Setup:
-    """What every task of one project shares: paths, profile, execution config, operator arguments."""
+class ProjectSetup:
+    """What every task of one project shares, checked at DAG parse: paths, profile, pod arguments."""
 
+    execution: str
     path: Path
     project_name: str
+    mapping: KyuubiProfileMapping
     profile: ProfileConfig
-    execution_config: ExecutionConfig
-    operator_args: dict[str, Any]
+    pod_args: dict[str, Any]  # the pod every task gets (local execution runs the same argv and env)
+    operator_args: dict[str, Any]  # the user's extra operator arguments, checked
+
+    @property
+    def pod_project_dir(self) -> str:
+        return f"{PROJECTS_MOUNT}/{self.path.name}"
+
+    @property
+    def local_operator_args(self) -> dict[str, Any]:
+        """Cosmos local operators' arguments: dbt finds the packages the deps task installed."""
+        env = {"DBT_PACKAGES_DIR": str(packages_dir(self.path.name)), **self.operator_args.get("env", {})}
+        return {**self.operator_args, "env": env}
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        """Secret env values for local execution (from the connection; pods get Secret references)."""
+        return self.mapping.env_vars
 
 
-def _setup(
+def project_setup(
     project: str | os.PathLike[str],
-    execution: str | None,
-    conn_id: str,
-    profile_name: str | None,
-    target_name: str,
-    profile_args: Mapping[str, Any] | None,
-    pod: PodSettings | None,
-    operator_args: Mapping[str, Any] | None,
-) -> _Setup:
+    execution: str | None = None,
+    conn_id: str = DEFAULT_CONN_ID,
+    profile_name: str | None = None,
+    target_name: str = "kyuubi",
+    profile_args: Mapping[str, Any] | None = None,
+    pod: PodSettings | None = None,
+    operator_args: Mapping[str, Any] | None = None,
+) -> ProjectSetup:
+    """Resolve and validate a project's profile and pod settings; every bad input is one clear error."""
     execution = execution or default_execution()
     if execution not in EXECUTIONS:
         raise DbtSparkOperatorError(f"execution must be kubernetes or local, got {execution!r}")
@@ -115,15 +133,12 @@ def _setup(
     profile_name = profile_name or project_yml.get("profile") or project_name
     profile_yaml = mapping.get_profile_file_contents(profile_name, target_name)  # validates, at DAG parse
     profile = ProfileConfig(profile_name=profile_name, target_name=target_name, profile_mapping=mapping)
-    if execution == "local":
-        return _Setup(path, project_name, profile, ExecutionConfig(execution_mode=ExecutionMode.LOCAL), args)
     pod = pod or PodSettings()
     password_env = mapping.password_env_var() if mapping.password else None
-    execution_config = ExecutionConfig(
-        execution_mode=ExecutionMode.KUBERNETES, dbt_project_path=f"{PROJECTS_MOUNT}/{path.name}"
-    )
-    args = {**pod.operator_args(path.name, profile_yaml, password_env), **args}
-    return _Setup(path, project_name, profile, execution_config, args)
+    if execution == "local" and pod.password_secret is None:  # resolved locally from the connection
+        pod = pod.with_(password_secret=("local-connection", "password"))
+    pod_args = pod.operator_args(path.name, profile_yaml, password_env)
+    return ProjectSetup(execution, path, project_name, mapping, profile, pod_args, args)
 
 
 def dbt_task_group(
@@ -149,17 +164,25 @@ def dbt_task_group(
     hiveserver2) through :class:`KyuubiProfileMapping`, with ``profile_args`` on top. Extra
     ``task_group_args`` go to the task group (``dag``, ``default_args``, ``tooltip``...).
     """
-    setup = _setup(project, execution, conn_id, profile_name, target_name, profile_args, pod, operator_args)
+    setup = project_setup(
+        project, execution, conn_id, profile_name, target_name, profile_args, pod, operator_args
+    )
+    kubernetes = setup.execution == "kubernetes"
     group = DbtTaskGroup(
         group_id=group_id or setup.project_name,
         project_config=ProjectConfig(
             # In Kubernetes execution the project path is the pod's (ExecutionConfig), not this host's.
-            dbt_project_path=None if setup.execution_config.project_path else setup.path,
+            dbt_project_path=None if kubernetes else setup.path,
             manifest_path=_manifest(setup.path, manifest),
             project_name=setup.project_name,
+            install_dbt_deps=False,  # the deps task installs packages once, for every task (DBT_PACKAGES_DIR)
         ),
         profile_config=setup.profile,
-        execution_config=setup.execution_config,
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.KUBERNETES, dbt_project_path=setup.pod_project_dir
+        )
+        if kubernetes
+        else ExecutionConfig(execution_mode=ExecutionMode.LOCAL),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             select=list(select),
@@ -168,7 +191,7 @@ def dbt_task_group(
             # A test of two models (relationships) runs once both exist, as a task of its own.
             should_detach_multiple_parents_tests=True,
         ),
-        operator_args=setup.operator_args,
+        operator_args={**setup.pod_args, **setup.operator_args} if kubernetes else setup.local_operator_args,
         **task_group_args,
     )
     if not group.children:
@@ -176,7 +199,7 @@ def dbt_task_group(
             f"select {list(select)} / exclude {list(exclude)} matches no node of dbt project "
             f"{setup.project_name}"
         )
-    if setup.execution_config.execution_mode == ExecutionMode.KUBERNETES:
+    if kubernetes:
         for task in _tasks(group):
             _per_node_pod_settings(task)
     return group
@@ -196,29 +219,32 @@ def dbt_run_operation(
     **operator_args: Any,
 ) -> BaseOperator:
     """One ``dbt run-operation`` task with the same profile and pod settings as :func:`dbt_task_group`."""
-    setup = _setup(project, execution, conn_id, profile_name, target_name, profile_args, pod, operator_args)
-    if setup.execution_config.execution_mode == ExecutionMode.KUBERNETES:
-        from cosmos.operators.kubernetes import DbtRunOperationKubernetesOperator as operator
+    setup = project_setup(
+        project, execution, conn_id, profile_name, target_name, profile_args, pod, operator_args
+    )
+    if setup.execution == "kubernetes":
+        from cosmos.operators.kubernetes import DbtRunOperationKubernetesOperator
 
-        project_path = setup.execution_config.project_path
-    else:
-        from cosmos.operators.local import DbtRunOperationLocalOperator as operator
+        task = DbtRunOperationKubernetesOperator(
+            task_id=task_id,
+            macro_name=macro_name,
+            project_dir=setup.pod_project_dir,
+            profile_config=setup.profile,
+            **setup.pod_args,
+            **setup.operator_args,
+        )
+        task.labels = {**task.labels, "dbt-node": label_value(macro_name), "dbt-resource-type": "operation"}
+        return task
+    from cosmos.operators.local import DbtRunOperationLocalOperator
 
-        project_path = setup.path
-    task = operator(
+    return DbtRunOperationLocalOperator(
         task_id=task_id,
         macro_name=macro_name,
-        project_dir=str(project_path),
+        project_dir=str(setup.path),
         profile_config=setup.profile,
-        **setup.operator_args,
+        install_deps=False,
+        **setup.local_operator_args,
     )
-    if setup.execution_config.execution_mode == ExecutionMode.KUBERNETES:
-        task.labels = {
-            **(task.labels or {}),
-            "dbt-node": label_value(macro_name),
-            "dbt-resource-type": "operation",
-        }
-    return task
 
 
 def _tasks(group: TaskGroup) -> Iterator[Any]:

@@ -16,7 +16,7 @@ named as (
 staged as (
     select
         *,
-        case when age < 30 then 'Young Professional' else 'Mid-Career' end as career_stage
+        {{ shared_macros.career_stage('age') }} as career_stage
     from named
 )
 

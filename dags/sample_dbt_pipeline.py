@@ -1,0 +1,46 @@
+"""The full pipeline: debug -> deps -> seed -> load -> the per-model task group -> snapshot -> source
+freshness -> docs, mixing the nine-operator suite with ``dbt_task_group``.
+
+Execution from ``DBT_SPARK_EXECUTION`` (kubernetes by default; ``make demo`` runs it locally).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from airflow.sdk import dag
+
+from dbt_spark_operator import (
+    DbtSparkDebugOperator,
+    DbtSparkDepsOperator,
+    DbtSparkDocsOperator,
+    DbtSparkFreshnessOperator,
+    DbtSparkSeedOperator,
+    DbtSparkSnapshotOperator,
+    dbt_run_operation,
+    dbt_task_group,
+)
+
+
+@dag(
+    dag_id="sample_dbt_pipeline",
+    schedule=None,
+    start_date=datetime(2025, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["dbt", "analytics"],
+    doc_md=__doc__,
+)
+def sample_dbt_pipeline() -> None:
+    debug = DbtSparkDebugOperator(task_id="dbt_debug")
+    deps = DbtSparkDepsOperator(task_id="dbt_deps")
+    seed = DbtSparkSeedOperator(task_id="dbt_seed", full_refresh=True)
+    load = dbt_run_operation("load_raw_employee_events", "load_raw_employee_events")
+    models = dbt_task_group("analytics", group_id="models", select=["path:models"])
+    snapshot = DbtSparkSnapshotOperator(task_id="dbt_snapshot")
+    freshness = DbtSparkFreshnessOperator(task_id="dbt_source_freshness", select="source:raw")
+    docs = DbtSparkDocsOperator(task_id="dbt_docs_generate")
+    debug >> deps >> seed >> load >> models >> snapshot >> freshness >> docs
+
+
+sample_dbt_pipeline()

@@ -1,0 +1,104 @@
+"""Which dbt command takes which flag (dbt-core 1.11): the one table every operator builds its argv from.
+
+A flag a command rejects ("No such option") is an error when the DAG is parsed, naming flag and command.
+``tests/test_flags.py`` checks the table against dbt's own click commands.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from dbt_spark_operator.errors import DbtSparkOperatorError
+
+
+@dataclass(frozen=True)
+class Flag:
+    option: str
+    kind: str  # "list": one option, many values; "value": one value; "switch": present or not; "vars"
+
+
+FLAGS: dict[str, Flag] = {
+    "select": Flag("--select", "list"),
+    "exclude": Flag("--exclude", "list"),
+    "selector": Flag("--selector", "value"),
+    "vars": Flag("--vars", "vars"),
+    "threads": Flag("--threads", "value"),
+    "full_refresh": Flag("--full-refresh", "switch"),
+    "store_failures": Flag("--store-failures", "switch"),
+    "empty": Flag("--empty", "switch"),
+    "fail_fast": Flag("--fail-fast", "switch"),
+    "warn_error": Flag("--warn-error", "switch"),
+}
+
+_GLOBAL = {"vars", "fail_fast", "warn_error"}  # every command takes them (--target goes with the profile)
+_SELECTING = {"select", "exclude", "selector", "threads"} | _GLOBAL
+
+# dbt-core 1.11, read off dbt/cli/main.py (see ../shared/reference/dbt-1.11-command-flags.md).
+COMMAND_FLAGS: dict[str, frozenset[str]] = {
+    "run": frozenset(_SELECTING | {"full_refresh", "empty"}),
+    "test": frozenset(_SELECTING | {"store_failures"}),
+    "seed": frozenset(_SELECTING | {"full_refresh"}),
+    "snapshot": frozenset(_SELECTING | {"empty"}),
+    "compile": frozenset(_SELECTING | {"full_refresh", "empty"}),
+    "deps": frozenset(_GLOBAL),
+    "debug": frozenset(_GLOBAL),
+    "docs generate": frozenset(_SELECTING),
+    "source freshness": frozenset(_SELECTING),
+}
+
+
+def check_flags(command: str, values: Mapping[str, Any]) -> None:
+    """Raise when a flag that is set (not None/False/empty) is one ``command`` rejects."""
+    accepted = COMMAND_FLAGS[command]
+    for name, value in values.items():
+        if name not in FLAGS:
+            raise DbtSparkOperatorError(f"unknown dbt flag {name!r}")
+        if _is_set(value) and name not in accepted:
+            raise DbtSparkOperatorError(f"dbt {command} does not accept {FLAGS[name].option} ({name}=...)")
+
+
+def vars_mapping(value: Mapping[str, Any] | str | None) -> dict[str, Any] | None:
+    """``vars`` as a dict, from a dict or a YAML/JSON string; invalid YAML or a non-mapping is an error."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            first = str(exc).splitlines()[0]
+            raise DbtSparkOperatorError(f"vars is not valid YAML: {first}") from None
+    if not isinstance(value, Mapping):
+        raise DbtSparkOperatorError(f"vars must be a mapping of names to values, got {type(value).__name__}")
+    return dict(value)
+
+
+def argv(command: str, values: Mapping[str, Any]) -> list[str]:
+    """The flags part of a dbt command line, in table order."""
+    check_flags(command, values)
+    args: list[str] = []
+    for name, flag in FLAGS.items():
+        value = values.get(name)
+        if not _is_set(value):
+            continue
+        if flag.kind == "switch":
+            args.append(flag.option)
+        elif flag.kind == "list":
+            items = [value] if isinstance(value, str) else list(value)
+            args += [flag.option, *(str(v) for v in items)]
+        elif flag.kind == "vars":
+            # JSON is YAML, and json.dumps quotes anything the values hold (colons, quotes, newlines).
+            args += [flag.option, json.dumps(vars_mapping(value), default=str, sort_keys=True)]
+        else:
+            args += [flag.option, str(value)]
+    return args
+
+
+def _is_set(value: Any) -> bool:
+    if value is None or value is False:
+        return False
+    return not (isinstance(value, (str, Sequence, Mapping)) and len(value) == 0)

@@ -1,0 +1,227 @@
+"""The nine dbt command operators: one base, small subclasses.
+
+Each builds the dbt argv from the flag table (``flags.py``) and a pod through Cosmos's Kubernetes
+operators and ``KubernetesPodOperator``. Kubernetes execution runs that pod; local execution runs the
+same command, arguments and environment as a local process. Either way the task logs and returns (XCom)
+a compact summary of dbt's result artifact; failed nodes fail the task, warned nodes are logged as
+warnings with their names.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from cosmos.operators.kubernetes import (
+    DbtDocsKubernetesOperator,
+    DbtKubernetesBaseOperator,
+    DbtRunKubernetesOperator,
+    DbtSeedKubernetesOperator,
+    DbtSnapshotKubernetesOperator,
+    DbtSourceKubernetesOperator,
+    DbtTestKubernetesOperator,
+)
+from kubernetes.client import models as k8s
+
+from dbt_spark_operator.errors import DbtSparkOperatorError
+from dbt_spark_operator.flags import argv, check_flags, vars_mapping
+from dbt_spark_operator.pod import ARTIFACT_ENV, STATE_MOUNT, label_value, run_locally
+from dbt_spark_operator.profile import DEFAULT_CONN_ID
+from dbt_spark_operator.results import describe, summarize
+from dbt_spark_operator.task_group import check_operator_args, project_setup
+
+_FLAG_NAMES = (
+    "select",
+    "exclude",
+    "selector",
+    "vars",
+    "threads",
+    "full_refresh",
+    "store_failures",
+    "empty",
+    "fail_fast",
+    "warn_error",
+)
+
+
+class DbtSparkOperator(DbtKubernetesBaseOperator):
+    """Run one dbt command against Kyuubi, in a pod or as a local process with the same argv and env.
+
+    :param project: dbt project name under ``DBT_SPARK_PROJECTS_DIR``, or a path
+    :param execution: ``"kubernetes"`` or ``"local"`` (default ``$DBT_SPARK_EXECUTION``, else kubernetes)
+    :param conn_id: the Airflow ``kyuubi`` connection; ``target`` names the profile target
+    :param select, exclude, selector, vars, threads, full_refresh, fail_fast, warn_error, store_failures,
+        empty: dbt flags, each only on the commands that accept it (an error at DAG parse otherwise)
+    :param dbt_flags: more dbt arguments, passed as they are
+    """
+
+    command: ClassVar[str] = ""
+    artifact: ClassVar[str] = "run_results.json"
+    template_fields: Sequence[str] = (*DbtKubernetesBaseOperator.template_fields, "flag_values", "dbt_flags")
+    template_fields_renderers = {**KubernetesPodOperator.template_fields_renderers, "flag_values": "json"}
+
+    def __init__(
+        self,
+        *,
+        project: str | Path = "analytics",
+        execution: str | None = None,
+        conn_id: str = DEFAULT_CONN_ID,
+        target: str = "kyuubi",
+        profile_args: Mapping[str, Any] | None = None,
+        pod: Any = None,
+        select: str | Sequence[str] | None = None,
+        exclude: str | Sequence[str] | None = None,
+        selector: str | None = None,
+        vars: Mapping[str, Any] | str | None = None,  # noqa: A002 - dbt's name
+        threads: int | None = None,
+        full_refresh: bool = False,
+        store_failures: bool = False,
+        empty: bool = False,
+        fail_fast: bool = False,
+        warn_error: bool = False,
+        dbt_flags: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        flag_values = {
+            "select": select,
+            "exclude": exclude,
+            "selector": selector,
+            "vars": vars,
+            "threads": threads,
+            "full_refresh": full_refresh,
+            "store_failures": store_failures,
+            "empty": empty,
+            "fail_fast": fail_fast,
+            "warn_error": warn_error,
+        }
+        flag_values = {k: v for k, v in flag_values.items() if v not in (None, False, "", [], ())}
+        check_flags(self.command, flag_values)
+        if isinstance(vars, str) and "{{" not in vars or isinstance(vars, Mapping):
+            vars_mapping(vars)  # invalid YAML is a parse-time error; templated vars are checked when rendered
+        check_operator_args(kwargs, "kubernetes")  # the pod is built in both executions
+        setup = project_setup(project, execution, conn_id, None, target, profile_args, pod)
+        pod_args = {**setup.pod_args, "do_xcom_push": setup.execution == "kubernetes", **kwargs}
+        pod_args["env_vars"] = [*pod_args["env_vars"], k8s.V1EnvVar(name=ARTIFACT_ENV, value=self.artifact)]
+        super().__init__(project_dir=setup.pod_project_dir, profile_config=setup.profile, **pod_args)
+        self.labels = {
+            **self.labels,
+            "dbt-node": label_value(self.task_id),
+            "dbt-resource-type": label_value(self.command),
+        }
+        self.dbt_setup = setup
+        self.flag_values = flag_values
+        self.dbt_flags = list(dbt_flags)
+
+    @property
+    def base_cmd(self) -> list[str]:  # what Cosmos puts after "dbt"
+        return self.command.split()
+
+    def add_cmd_flags(self) -> list[str]:
+        """The command's flags, from the flag table only (Cosmos's own flag attributes stay unset)."""
+        return argv(self.command, self.flag_values) + list(self.dbt_flags)
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        self.build_kube_args(context, self.add_cmd_flags())
+        if self.dbt_setup.execution == "kubernetes":
+            self.log.info("Running command: %s", self.cmds + self.arguments)
+            artifact = KubernetesPodOperator.execute(self, context)  # the sidecar's return.json
+            failed_run = None
+        else:
+            artifact, failed_run = self._run_locally(context)
+        summary = summarize(artifact if isinstance(artifact, Mapping) else None)
+        self.log.info("%s\n%s", describe(summary), json.dumps(summary["nodes"], indent=1, default=str))
+        if summary["warned"]:
+            self.log.warning("dbt %s warned on: %s", self.command, ", ".join(summary["warned"]))
+        if failed_run is not None or summary["failed"]:
+            names = ", ".join(summary["failed"]) or f"exit code {failed_run}"
+            raise DbtSparkOperatorError(f"dbt {self.command} failed: {names}")
+        return summary
+
+    def _run_locally(self, context: Any) -> tuple[dict[str, Any] | None, int | None]:
+        pod = self.build_pod_request_obj(context, dry_run=True)
+        self.log.info("Running the pod's command locally: %s", pod.spec.containers[0].args)
+        with tempfile.TemporaryDirectory(prefix="dbt-spark-") as workdir:
+            rc, env = run_locally(pod, Path(workdir), self.dbt_setup.secrets, self.log.info)
+            path = Path(env["DBT_TARGET_PATH"]) / self.artifact
+            artifact = json.loads(path.read_text()) if path.is_file() else None
+        return artifact, (rc if rc != 0 else None)
+
+    def on_kill(self) -> None:
+        if self.dbt_setup.execution == "kubernetes":
+            super().on_kill()
+
+
+class DbtSparkRunOperator(DbtSparkOperator, DbtRunKubernetesOperator):
+    """``dbt run``; ``models`` is the write-up's name for ``select``."""
+
+    command = "run"
+
+    def __init__(self, *, models: str | Sequence[str] | None = None, **kwargs: Any) -> None:
+        if models is not None and kwargs.get("select") is not None:
+            raise DbtSparkOperatorError("give models or select, not both (models is select)")
+        super().__init__(select=models if models is not None else kwargs.pop("select", None), **kwargs)
+
+
+class DbtSparkTestOperator(DbtSparkOperator, DbtTestKubernetesOperator):
+    """``dbt test``; failing tests fail the task, tests with warn severity are logged as warnings."""
+
+    command = "test"
+
+
+class DbtSparkSeedOperator(DbtSparkOperator, DbtSeedKubernetesOperator):
+    command = "seed"
+
+
+class DbtSparkSnapshotOperator(DbtSparkOperator, DbtSnapshotKubernetesOperator):
+    command = "snapshot"
+
+
+class DbtSparkCompileOperator(DbtSparkOperator):
+    command = "compile"
+
+
+class DbtSparkDebugOperator(DbtSparkOperator):
+    """``dbt debug``: profile, project and the connection to Kyuubi ("All checks passed!")."""
+
+    command = "debug"
+
+
+class DbtSparkDepsOperator(DbtSparkOperator):
+    command = "deps"
+
+
+class DbtSparkFreshnessOperator(DbtSparkOperator, DbtSourceKubernetesOperator):
+    """``dbt source freshness``: error thresholds fail the task, warn thresholds are logged as warnings."""
+
+    command = "source freshness"
+    artifact = "sources.json"
+
+
+class DbtSparkDocsOperator(DbtSparkOperator, DbtDocsKubernetesOperator):
+    """``dbt docs generate`` into the shared state volume (``docs/<project>``), which the Airflow plugin
+    serves at ``/dbt-docs/<project>/``."""
+
+    command = "docs generate"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        target = f"{STATE_MOUNT}/docs/{self.dbt_setup.path.name}"
+        self.env_vars = [e for e in self.env_vars if e.name != "DBT_TARGET_PATH"]
+        self.env_vars.append(k8s.V1EnvVar(name="DBT_TARGET_PATH", value=target))
+
+
+OPERATORS = (
+    DbtSparkRunOperator,
+    DbtSparkTestOperator,
+    DbtSparkSeedOperator,
+    DbtSparkSnapshotOperator,
+    DbtSparkCompileOperator,
+    DbtSparkDebugOperator,
+    DbtSparkDepsOperator,
+    DbtSparkFreshnessOperator,
+    DbtSparkDocsOperator,
+)
