@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -200,13 +200,8 @@ def _volume(name: str, pvc: str | None, host_path: str, host_path_type: str) -> 
     return k8s.V1Volume(name=name, host_path=k8s.V1HostPathVolumeSource(path=host_path, type=host_path_type))
 
 
-def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) -> k8s.V1Pod:
-    """The pod a Cosmos Kubernetes dbt task would create, through KubernetesPodOperator's own build path.
-
-    A task instance is stood in for by its identifying fields; ``dry_run`` skips the one step that asks
-    a live Kubernetes client (whether the worker runs in-cluster, a label).
-    """
-    from datetime import datetime
+def task_context(task: Any, run_id: str = "manual__render") -> dict[str, Any]:
+    """The parts of an Airflow task context that building a dbt pod reads, for a task outside a run."""
     from types import SimpleNamespace
 
     when = datetime(2025, 1, 1, tzinfo=UTC)
@@ -222,7 +217,7 @@ def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) 
         data_interval_start=when,
         data_interval_end=when,
     )
-    context = {
+    return {
         "ti": ti,
         "task_instance": ti,
         "run_id": run_id,
@@ -234,8 +229,16 @@ def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) 
         "ts": when.isoformat(),
         "params": {},
     }
-    task = task.prepare_for_execution() if hasattr(task, "prepare_for_execution") else task
-    task.build_kube_args(context)
+
+
+def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) -> k8s.V1Pod:
+    """The pod a Cosmos Kubernetes dbt task would create, through KubernetesPodOperator's own build path.
+
+    A task instance is stood in for by its identifying fields (:func:`task_context`); ``dry_run`` skips
+    the one step that asks a live Kubernetes client (whether the worker runs in-cluster, a label).
+    """
+    context = task_context(task, run_id)
+    task.build_kube_args(context, task.add_cmd_flags() if hasattr(task, "add_cmd_flags") else None)
     return task.build_pod_request_obj(context, dry_run=dry_run)
 
 
