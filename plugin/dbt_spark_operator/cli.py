@@ -78,9 +78,9 @@ def _render_pods(args: argparse.Namespace) -> list[dict]:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from dbt_spark_operator.demo import run_demo
+    from dbt_spark_operator.demo import DEMO_DAGS, run_demo
 
-    return run_demo(dag_id=args.dag_id)
+    return run_demo(args.dag_id or DEMO_DAGS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     pods.set_defaults(func=_pods)
 
     demo = commands.add_parser("demo", help="run a sample DAG against the local engine and report")
-    demo.add_argument("--dag-id", default="simple_model_test")
+    demo.add_argument("--dag-id", action="append", help="a DAG to run (repeatable; default: both samples)")
     demo.set_defaults(func=_demo)
     return parser
 

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from dbt_spark_operator.engine import LocalEngine, run_query
@@ -70,8 +71,31 @@ def task_summary(dag_id: str) -> tuple[str, list[tuple[str, str, float | None]]]
         return str(run.state), [(ti.task_id, str(ti.state), ti.duration) for ti in tis]
 
 
-def run_demo(dag_id: str = "simple_model_test") -> int:
-    """Engine up, ``airflow dags test``, print rows and per-task summary, engine down. 0 iff all succeeded."""
+DEMO_DAGS = ("simple_model_test", "sample_dbt_pipeline")
+
+
+def _run_dag(dag_id: str, env: dict[str, str]) -> bool:
+    """``airflow dags test`` one DAG and print its tasks; True iff the run and every task succeeded."""
+    log = Path(env["AIRFLOW_HOME"]) / f"demo-{dag_id}.log"
+    print(f"\nrunning DAG {dag_id} (airflow dags test; log {log}) ...", flush=True)
+    with open(log, "w") as out:
+        rc = subprocess.run(["airflow", "dags", "test", dag_id], env=env, stdout=out, stderr=out).returncode
+    run_state, tasks = task_summary(dag_id)
+    rows = [(t, s, f"{d:.1f} s" if d is not None else "-") for t, s, d in tasks]
+    print(_table(["task", "state", "duration"], rows))
+    done = sum(s == "success" for _, s, _ in tasks)
+    print(f"DAG {dag_id} run {run_state}: {done}/{len(tasks)} tasks succeeded")
+    ok = rc == 0 and run_state == "success" and bool(tasks) and done == len(tasks)
+    if not ok:
+        print(f"DAG {dag_id} FAILED: see {log}", file=sys.stderr)
+    return ok
+
+
+def run_demo(dag_ids: Sequence[str] = DEMO_DAGS) -> int:
+    """Engine up, run the DAGs, print per-task summaries and the simple_pipeline rows, engine down.
+
+    Exits 0 only if every task of every DAG succeeded and simple_pipeline has its five rows.
+    """
     env = airflow_env()
     os.environ.update(env)  # the in-process Airflow ORM below reads the same settings
     engine = LocalEngine()
@@ -79,37 +103,16 @@ def run_demo(dag_id: str = "simple_model_test") -> int:
     status = engine.up()
     took = f" (started in {status.started_seconds} s)" if started_here else ""
     print(f"engine {status.describe()}{took}")
-    print(f"manifest {write_manifest('analytics')}")  # DAG parsing reads it; refresh it from the project
-    log = Path(env["AIRFLOW_HOME"]) / f"demo-{dag_id}.log"
     try:
+        print(f"manifest {write_manifest('analytics')}")  # DAG parsing reads it; refresh it from the project
         Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
-        with open(log, "w") as out:
-            subprocess.run(["airflow", "db", "migrate"], env=env, stdout=out, stderr=out, check=True)
-            print(f"running DAG {dag_id} (airflow dags test; log {log}) ...", flush=True)
-            rc = subprocess.run(
-                ["airflow", "dags", "test", dag_id], env=env, stdout=out, stderr=subprocess.STDOUT
-            ).returncode
-        run_state, tasks = task_summary(dag_id)
+        subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True, check=True)
+        results = [_run_dag(dag_id, env) for dag_id in dag_ids]
         rows = run_query(status.host, status.port, "SELECT * FROM simple_pipeline ORDER BY id")
         print("\nsimple_pipeline")
         print(_table(["id", "full_name", "email", "department", "age", "career_stage"], rows))
-        print("\ntasks")
-        print(
-            _table(
-                ["task", "state", "duration"],
-                [(t, s, f"{d:.1f} s" if d is not None else "-") for t, s, d in tasks],
-            )
-        )
-        ok = rc == 0 and run_state == "success" and tasks and all(s == "success" for _, s, _ in tasks)
-        ok = bool(ok) and len(rows) == 5
-        done = sum(s == "success" for _, s, _ in tasks)
-        print(
-            f"\nDAG run {run_state}: {done}/{len(tasks)} tasks succeeded, "
-            f"simple_pipeline has {len(rows)} rows"
-        )
-        if not ok:
-            print(f"demo FAILED: see {log}", file=sys.stderr)
-        return 0 if ok else 1
+        print(f"\n{sum(results)}/{len(results)} DAGs succeeded; simple_pipeline has {len(rows)} rows")
+        return 0 if all(results) and len(rows) == 5 else 1
     finally:
         if started_here:
             engine.down()

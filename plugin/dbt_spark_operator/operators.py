@@ -104,7 +104,8 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
             vars_mapping(vars)  # invalid YAML is a parse-time error; templated vars are checked when rendered
         check_operator_args(kwargs, "kubernetes")  # the pod is built in both executions
         setup = project_setup(project, execution, conn_id, None, target, profile_args, pod)
-        pod_args = {**setup.pod_args, "do_xcom_push": setup.execution == "kubernetes", **kwargs}
+        # do_xcom_push: the summary is the return value; in a pod the sidecar carries the artifact back.
+        pod_args = {**setup.pod_args, "do_xcom_push": True, **kwargs}
         pod_args["env_vars"] = [*pod_args["env_vars"], k8s.V1EnvVar(name=ARTIFACT_ENV, value=self.artifact)]
         super().__init__(project_dir=setup.pod_project_dir, profile_config=setup.profile, **pod_args)
         self.labels = {
