@@ -29,23 +29,10 @@ from kubernetes.client import models as k8s
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.flags import argv, check_flags, vars_mapping
-from dbt_spark_operator.pod import ARTIFACT_ENV, STATE_MOUNT, label_value, run_locally
+from dbt_spark_operator.pod import ARTIFACT_ENV, STATE_MOUNT, PodSettings, label_value, run_locally
 from dbt_spark_operator.profile import DEFAULT_CONN_ID
 from dbt_spark_operator.results import describe, summarize
 from dbt_spark_operator.task_group import check_operator_args, project_setup
-
-_FLAG_NAMES = (
-    "select",
-    "exclude",
-    "selector",
-    "vars",
-    "threads",
-    "full_refresh",
-    "store_failures",
-    "empty",
-    "fail_fast",
-    "warn_error",
-)
 
 
 class DbtSparkOperator(DbtKubernetesBaseOperator):
@@ -72,7 +59,7 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         conn_id: str = DEFAULT_CONN_ID,
         target: str = "kyuubi",
         profile_args: Mapping[str, Any] | None = None,
-        pod: Any = None,
+        pod: PodSettings | None = None,
         select: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
         selector: str | None = None,
@@ -134,7 +121,8 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         else:
             artifact, failed_run = self._run_locally(context)
         summary = summarize(artifact if isinstance(artifact, Mapping) else None)
-        self.log.info("%s\n%s", describe(summary), json.dumps(summary["nodes"], indent=1, default=str))
+        nodes = json.dumps(summary["nodes"], indent=1, default=str)
+        self.log.info("dbt %s: %s\n%s", self.command, describe(summary), nodes)
         if summary["warned"]:
             self.log.warning("dbt %s warned on: %s", self.command, ", ".join(summary["warned"]))
         if failed_run is not None or summary["failed"]:
