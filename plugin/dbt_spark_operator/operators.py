@@ -134,8 +134,9 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         pod = self.build_pod_request_obj(context, dry_run=True)
         self.log.info("Running the pod's command locally: %s", pod.spec.containers[0].args)
         with tempfile.TemporaryDirectory(prefix="dbt-spark-") as workdir:
-            rc, env = run_locally(pod, Path(workdir), self.dbt_setup.secrets, self.log.info)
-            path = Path(env["DBT_TARGET_PATH"]) / self.artifact
+            rc, _ = run_locally(pod, Path(workdir), self.dbt_setup.secrets, self.log.info)
+            # What the pod's script handed to the XCom sidecar, as in a cluster.
+            path = Path(workdir) / "xcom" / "return.json"
             artifact = json.loads(path.read_text()) if path.is_file() else None
         return artifact, (rc if rc != 0 else None)
 

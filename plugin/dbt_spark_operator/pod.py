@@ -259,7 +259,8 @@ def run_locally(
     """Run a pod's command, args and env as a local process; return its exit code and the env it had.
 
     Mounted paths map to local directories: the projects volume to :func:`projects_root`, the shared
-    state volume to :func:`state_dir`, the emptyDirs to fresh directories under ``workdir``. The process
+    state volume to :func:`state_dir`, the emptyDirs (and the XCom sidecar's directory, when the pod
+    has the sidecar) to fresh directories under ``workdir``. The process
     gets the pod's env (Secret references resolved from ``secrets`` by variable name) and ``PATH``,
     nothing else. It runs in its own process group, stopped with it when interrupted.
     """
@@ -270,6 +271,7 @@ def run_locally(
         STATE_MOUNT: str(state_dir()),
         PROFILES_DIR: str(workdir / "profiles"),
         SCRATCH_DIR: str(scratch),
+        XCOM_DIR: str(workdir / "xcom"),  # where the sidecar would read return.json
     }
 
     mounts = re.compile("|".join(re.escape(m) for m in sorted(paths, key=len, reverse=True)) + r"(?![\w.-])")
@@ -286,6 +288,8 @@ def run_locally(
         else:
             env[var.name] = local(var.value or "")
     scratch.mkdir(parents=True, exist_ok=True)
+    if any(c.name != "base" for c in pod.spec.containers):  # the pod has the XCom sidecar
+        (workdir / "xcom").mkdir(exist_ok=True)
     proc = subprocess.Popen(
         [local(a) for a in container.command + container.args],
         env=env,
