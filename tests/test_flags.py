@@ -139,6 +139,13 @@ def test_bad_operator_input_fails_at_parse(kwargs, message):
         operator(DbtSparkRunOperator, **kwargs)
 
 
+def test_the_base_is_not_a_command():
+    from dbt_spark_operator import DbtSparkOperator
+
+    with pytest.raises(DbtSparkOperatorError, match="DbtSparkOperator names no dbt command"):
+        operator(DbtSparkOperator)
+
+
 def test_write_up_parameter_names():
     run = operator(DbtSparkRunOperator, models=["simple_pipeline", "department_summary"])
     assert run.add_cmd_flags() == ["--select", "simple_pipeline", "department_summary"]

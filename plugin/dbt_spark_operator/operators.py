@@ -28,7 +28,7 @@ from cosmos.operators.kubernetes import (
 from kubernetes.client import models as k8s
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.flags import argv, check_flags, vars_mapping
+from dbt_spark_operator.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
 from dbt_spark_operator.pod import ARTIFACT_ENV, STATE_MOUNT, PodSettings, label_value, run_locally
 from dbt_spark_operator.profile import DEFAULT_CONN_ID
 from dbt_spark_operator.results import describe, summarize
@@ -73,6 +73,10 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         dbt_flags: Sequence[str] = (),
         **kwargs: Any,
     ) -> None:
+        if self.command not in COMMAND_FLAGS:
+            raise DbtSparkOperatorError(
+                f"{type(self).__name__} names no dbt command: use one of the nine operators"
+            )
         flag_values = {
             "select": select,
             "exclude": exclude,
