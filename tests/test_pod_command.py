@@ -56,4 +56,6 @@ def test_pod_commands_build_the_chain_to_simple_pipeline(engine, kube_dag, tmp_p
     written = (tmp_path / "analytics.simple_pipeline.run" / "profiles" / "profiles.yml").read_text()
     assert "method: thrift" in written and "host: 127.0.0.1" in written
     # dbt wrote its target/ and logs/ to the scratch emptyDir, not into the read-only project volume.
-    assert (tmp_path / "analytics.simple_pipeline.run" / "scratch" / "target" / "run_results.json").is_file()
+    assert (
+        tmp_path / "analytics.simple_pipeline.run" / "scratch" / "dbt" / "target" / "run_results.json"
+    ).is_file()

@@ -72,6 +72,18 @@ def test_pod_defaults(dags):
     assert labels["dbt-node"] == "simple-pipeline" and labels["dbt-resource-type"] == "model"
     assert pod.metadata.namespace == "airflow" and pod.spec.service_account_name == "default"
     assert task.on_finish_action.value == "delete_pod" and task.get_logs
+    # Hardened: non-root, no privilege escalation, no capabilities, seccomp, read-only root filesystem
+    # with emptyDirs where dbt writes (/tmp, the profile).
+    assert pod.spec.security_context.run_as_non_root and pod.spec.security_context.run_as_user == 10001
+    assert pod.spec.security_context.seccomp_profile.type == "RuntimeDefault"
+    sc = container.security_context
+    assert sc.allow_privilege_escalation is False and sc.capabilities.drop == ["ALL"]
+    assert sc.read_only_root_filesystem is True
+    assert {m.mount_path for m in container.volume_mounts if not m.read_only} == {
+        "/opt/dbt/profiles",
+        "/opt/dbt/state",
+        "/tmp",
+    }
 
 
 def test_per_model_resources_come_from_dbt_meta(dags):

@@ -26,6 +26,7 @@ from dbt_spark_operator.project import projects_root, state_dir
 
 PROJECTS_MOUNT = "/opt/dbt/projects"
 PROFILES_DIR = "/opt/dbt/profiles"
+SCRATCH_MOUNT = "/tmp"  # an emptyDir: the root filesystem is read-only
 SCRATCH_DIR = "/tmp/dbt"  # target/ and logs/ of each run: never written into the shared project volume
 STATE_MOUNT = "/opt/dbt/state"  # shared between tasks: packages/<project> (dbt deps), docs/<project>
 PROFILE_ENV = "DBT_SPARK_PROFILE_YAML"
@@ -114,6 +115,7 @@ class PodSettings:
     password_secret: tuple[str, str] | None = None  # (Secret name, key) holding the Kyuubi password
     labels: Mapping[str, str] = field(default_factory=dict)
     startup_timeout_seconds: int = 300
+    run_as_user: int = 10001  # the dbt-spark image's user (image/Dockerfile)
 
     def __post_init__(self) -> None:
         if not self.image:
@@ -144,7 +146,7 @@ class PodSettings:
             k8s.V1VolumeMount(name="dbt-projects", mount_path=PROJECTS_MOUNT, read_only=True),
             k8s.V1VolumeMount(name="dbt-state", mount_path=STATE_MOUNT),
             k8s.V1VolumeMount(name="dbt-profiles", mount_path=PROFILES_DIR),
-            k8s.V1VolumeMount(name="dbt-scratch", mount_path=SCRATCH_DIR),
+            k8s.V1VolumeMount(name="dbt-scratch", mount_path=SCRATCH_MOUNT),
         ]
 
     def operator_args(
@@ -158,6 +160,7 @@ class PodSettings:
             "DBT_LOG_PATH": f"{SCRATCH_DIR}/logs",
             "DBT_PACKAGES_DIR": f"{STATE_MOUNT}/packages/{project_name}",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            "HOME": SCRATCH_MOUNT,  # nothing else is writable
             PROFILE_ENV: profile_yaml,
             **self.env,
         }
@@ -181,6 +184,19 @@ class PodSettings:
             "volumes": self.volumes(),
             "volume_mounts": self.volume_mounts(),
             "container_resources": self.resources,
+            "security_context": k8s.V1PodSecurityContext(
+                run_as_non_root=True,
+                run_as_user=self.run_as_user,
+                run_as_group=self.run_as_user,
+                fs_group=self.run_as_user,
+                seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+            ),
+            "container_security_context": k8s.V1SecurityContext(
+                allow_privilege_escalation=False,
+                capabilities=k8s.V1Capabilities(drop=["ALL"]),
+                read_only_root_filesystem=True,
+                run_as_non_root=True,
+            ),
             "labels": {
                 "app.kubernetes.io/managed-by": "dbt-spark-operator",
                 "dbt-project": label_value(project_name),
@@ -270,7 +286,7 @@ def run_locally(
         PROJECTS_MOUNT: str(projects_root()),
         STATE_MOUNT: str(state_dir()),
         PROFILES_DIR: str(workdir / "profiles"),
-        SCRATCH_DIR: str(scratch),
+        SCRATCH_MOUNT: str(scratch),
         XCOM_DIR: str(workdir / "xcom"),  # where the sidecar would read return.json
     }
 
