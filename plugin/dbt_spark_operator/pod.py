@@ -76,22 +76,6 @@ def resources(value: k8s.V1ResourceRequirements | Mapping[str, Any]) -> k8s.V1Re
     return value
 
 
-def model(cls: type, value: Any) -> Any:
-    """A ``kubernetes.client`` model from itself or from a dict with camelCase or snake_case keys."""
-    if isinstance(value, cls):
-        return value
-    if not isinstance(value, Mapping):
-        raise DbtSparkOperatorError(f"expected {cls.__name__} or a dict, got {type(value).__name__}")
-    attrs = {v: k for k, v in cls.attribute_map.items()}  # camelCase -> snake_case
-    kwargs = {}
-    for key, item in value.items():
-        name = attrs.get(key, key)
-        if name not in cls.openapi_types:
-            raise DbtSparkOperatorError(f"{cls.__name__} has no field {key!r}")
-        kwargs[name] = item
-    return cls(**kwargs)
-
-
 def label_value(text: str) -> str:
     """A valid Kubernetes label value (DNS-1123-ish, at most 63 characters) for any name."""
     value = _LABEL_BAD.sub("-", text.lower()).strip("-.")[:63].rstrip("-.")
@@ -271,6 +255,7 @@ def run_locally(
     workdir: Path,
     secrets: Mapping[str, str],
     on_line: Callable[[str], None] = print,
+    bin_dir: Path | None = None,
 ) -> tuple[int, dict[str, str]]:
     """Run a pod's command, args and env as a local process; return its exit code and the env it had.
 
@@ -278,7 +263,8 @@ def run_locally(
     state volume to :func:`state_dir`, the emptyDirs (and the XCom sidecar's directory, when the pod
     has the sidecar) to fresh directories under ``workdir``. The process
     gets the pod's env (Secret references resolved from ``secrets`` by variable name) and ``PATH``,
-    nothing else. It runs in its own process group, stopped with it when interrupted.
+    nothing else; ``PATH`` starts with ``bin_dir`` (default: this Python's, where dbt is), as the image's
+    would. It runs in its own process group, stopped with it when interrupted.
     """
     container = next(c for c in pod.spec.containers if c.name == "base")  # not the XCom sidecar
     scratch = workdir / "scratch"
@@ -295,7 +281,8 @@ def run_locally(
     def local(text: str) -> str:  # one pass, so that a replaced path is never replaced again
         return mounts.sub(lambda match: paths[match.group(0)], text)
 
-    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(workdir)}
+    bin_dir = bin_dir or Path(sys.executable).parent
+    env = {"PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(workdir)}
     for var in container.env or []:
         if var.value_from is not None:
             if var.name not in secrets:
