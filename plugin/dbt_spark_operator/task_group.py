@@ -1,7 +1,8 @@
 """``dbt_task_group``: a dbt project as a Cosmos ``DbtTaskGroup``, one task (one pod) per dbt node.
 
 Parsing needs the project's ``target/manifest.json`` (``dbt-spark-operator manifest PROJECT``; the
-fallback runs that same ``dbt parse`` once when it is missing), never a JVM, an engine or a cluster.
+fallback runs that same ``dbt deps`` and ``dbt parse`` once when it is missing), never a JVM, an engine
+or a cluster.
 """
 
 from __future__ import annotations
