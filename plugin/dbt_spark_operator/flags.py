@@ -6,7 +6,6 @@ A flag a command rejects ("No such option") is an error when the DAG is parsed, 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +76,29 @@ def vars_mapping(value: Mapping[str, Any] | str | None) -> dict[str, Any] | None
     return dict(value)
 
 
+def vars_yaml(values: Mapping[str, Any] | None) -> str:
+    """``vars`` as one line of YAML that loads back (as dbt loads it) to exactly ``values``.
+
+    Written by YAML's own safe dumper, not json.dumps: JSON's ``1e-05`` reads back as a string in YAML
+    1.1, and JSON's surrogate-pair escapes do not join into one character in YAML.
+    """
+    text = yaml.safe_dump(
+        _plain(values), default_flow_style=True, allow_unicode=True, width=2**31, sort_keys=True
+    )
+    return text.strip().removesuffix("\n...").strip()
+
+
+def _plain(value: Any) -> Any:
+    """Values YAML's safe dumper takes: containers as dict/list, anything unknown as its string."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
+
+
 def argv(command: str, values: Mapping[str, Any]) -> list[str]:
     """The flags part of a dbt command line, in table order."""
     check_flags(command, values)
@@ -91,8 +113,7 @@ def argv(command: str, values: Mapping[str, Any]) -> list[str]:
             items = [value] if isinstance(value, str) else list(value)
             args += [flag.option, *(str(v) for v in items)]
         elif flag.kind == "vars":
-            # JSON is YAML, and json.dumps quotes anything the values hold (colons, quotes, newlines).
-            args += [flag.option, json.dumps(vars_mapping(value), default=str, sort_keys=True)]
+            args += [flag.option, vars_yaml(vars_mapping(value))]
         else:
             args += [flag.option, str(value)]
     return args
