@@ -1,0 +1,94 @@
+"""A Kyuubi password (auth LDAP) never shows in a pod spec, a log, an XCom value or a file a run wrote:
+only as a Kubernetes Secret reference or as dbt's env_var()."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from airflow.sdk import DAG
+
+from conftest import PROJECT, SESSION_DIR, kyuubi_connection
+from dbt_spark_operator import (
+    DbtSparkDebugOperator,
+    DbtSparkRunOperator,
+    DbtSparkSeedOperator,
+    DbtSparkTestOperator,
+    PodSettings,
+    dbt_task_group,
+)
+from dbt_spark_operator.operators import OPERATORS
+from dbt_spark_operator.pod import pod_manifest, render_pod, task_context
+
+PASSWORD = "Ldap-S3cret-4-Kyuubi!"
+
+
+@pytest.fixture
+def ldap_connection(monkeypatch):
+    # The local engine accepts SASL PLAIN with any password (its authentication is NONE), so the
+    # LDAP-shaped profile connects for real.
+    port = int(os.environ["DBT_SPARK_LOCAL_PORT"])
+    monkeypatch.setenv(
+        *kyuubi_connection(
+            "kyuubi_ldap", host="127.0.0.1", port=port, login="etl", password=PASSWORD, extra={"auth": "LDAP"}
+        )
+    )
+    return "kyuubi_ldap"
+
+
+def test_no_password_in_any_kubernetes_pod(ldap_connection):
+    pod = PodSettings(password_secret=("kyuubi-credentials", "password"))
+    with DAG("secret_pods", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        dbt_task_group("analytics", conn_id=ldap_connection, execution="kubernetes", pod=pod)
+        for cls in OPERATORS:
+            cls(
+                task_id=f"op_{cls.command.replace(' ', '_')}",
+                conn_id=ldap_connection,
+                execution="kubernetes",
+                pod=pod,
+            )
+    manifests = [pod_manifest(render_pod(task)) for task in dag.tasks]
+    assert len(manifests) == len(dag.tasks) > 20
+    assert PASSWORD not in yaml.safe_dump_all(manifests)
+    for manifest in manifests:
+        env = {e["name"]: e for e in manifest["spec"]["containers"][0]["env"]}
+        assert env["COSMOS_CONN_KYUUBI_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "kyuubi-credentials"
+
+
+def test_no_password_in_logs_xcom_or_files_of_local_runs(engine, ldap_connection, caplog):
+    caplog.set_level("DEBUG")
+    started = datetime.now().timestamp()
+    results = []
+    with DAG("secret_runs", schedule=None, start_date=datetime(2025, 1, 1)):
+        tasks = [
+            DbtSparkDebugOperator(task_id="debug", conn_id=ldap_connection, execution="local"),
+            DbtSparkSeedOperator(task_id="seed", conn_id=ldap_connection, execution="local"),
+            DbtSparkRunOperator(
+                task_id="run", conn_id=ldap_connection, execution="local", models="stg_employees"
+            ),
+            DbtSparkTestOperator(
+                task_id="test",
+                conn_id=ldap_connection,
+                execution="local",
+                select="stg_employees",
+                dbt_flags=["--indirect-selection", "cautious"],
+            ),
+        ]
+    for task in tasks:
+        results.append(task.execute(task_context(task)))
+    assert "All checks passed!" in caplog.text  # it did connect, with the LDAP profile
+    assert results[2]["counts"] == {"success": 1}
+    assert PASSWORD not in caplog.text
+    assert PASSWORD not in repr(results)
+    written = [
+        p
+        for root in (SESSION_DIR, PROJECT)
+        for p in Path(root).rglob("*")
+        if p.is_file() and p.stat().st_mtime >= started - 1
+    ]
+    assert written, "the runs wrote no file at all?"
+    for path in written:
+        assert PASSWORD.encode() not in path.read_bytes(), path
