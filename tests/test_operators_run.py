@@ -71,7 +71,7 @@ def test_test_passes_and_warns_with_node_names(seeded, caplog):
 
 
 def test_failing_test_fails_the_task_naming_the_node(seeded):
-    run(ops.DbtSparkRunOperator, "build_summary", select="department_summary")
+    run(ops.DbtSparkRunOperator, "build_summary", select="+department_summary")
     with pytest.raises(
         ops.DbtSparkOperatorError, match="dbt test failed: test.analytics.assert_department_head_count"
     ):

@@ -10,7 +10,9 @@ warnings with their names.
 from __future__ import annotations
 
 import json
+import re
 import tempfile
+from collections import deque
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -33,6 +35,8 @@ from dbt_spark_operator.pod import ARTIFACT_ENV, STATE_MOUNT, PodSettings, label
 from dbt_spark_operator.profile import DEFAULT_CONN_ID
 from dbt_spark_operator.results import describe, summarize
 from dbt_spark_operator.task_group import check_operator_args, project_setup
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class DbtSparkOperator(DbtKubernetesBaseOperator):
@@ -130,19 +134,27 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         if summary["warned"]:
             self.log.warning("dbt %s warned on: %s", self.command, ", ".join(summary["warned"]))
         if failed_run is not None or summary["failed"]:
-            names = ", ".join(summary["failed"]) or f"exit code {failed_run}"
+            names = ", ".join(summary["failed"]) or failed_run
             raise DbtSparkOperatorError(f"dbt {self.command} failed: {names}")
         return summary
 
-    def _run_locally(self, context: Any) -> tuple[dict[str, Any] | None, int | None]:
+    def _run_locally(self, context: Any) -> tuple[dict[str, Any] | None, str | None]:
+        """The pod's command as a local process: dbt's artifact, and why it failed (None if it did not)."""
         pod = self.build_pod_request_obj(context, dry_run=True)
         self.log.info("Running the pod's command locally: %s", pod.spec.containers[0].args)
+        last = deque(maxlen=1)
+
+        def on_line(line: str) -> None:
+            self.log.info("%s", line)
+            if text := ANSI.sub("", line).strip():
+                last.append(text)
+
         with tempfile.TemporaryDirectory(prefix="dbt-spark-") as workdir:
-            rc, _ = run_locally(pod, Path(workdir), self.dbt_setup.secrets, self.log.info)
+            rc, _ = run_locally(pod, Path(workdir), self.dbt_setup.secrets, on_line)
             # What the pod's script handed to the XCom sidecar, as in a cluster.
             path = Path(workdir) / "xcom" / "return.json"
             artifact = json.loads(path.read_text()) if path.is_file() else None
-        return artifact, (rc if rc != 0 else None)
+        return artifact, (f"exit code {rc}: {last[0] if last else 'no output'}" if rc else None)
 
     def on_kill(self) -> None:
         if self.dbt_setup.execution == "kubernetes":
