@@ -204,6 +204,52 @@ def test_bad_resources_are_rejected(resources, message):
         PodSettings(resources=resources)
 
 
+def test_dict_volumes_become_models_in_a_valid_pod():
+    """The first version's "Expected V1VolumeMount, got dict": dicts are converted, or rejected by name."""
+    pod = PodSettings(
+        extra_volumes=[{"name": "ca", "secret": {"secretName": "company-ca"}}],
+        extra_volume_mounts=[{"name": "ca", "mountPath": "/etc/ssl/company", "readOnly": True}],
+    )
+    assert isinstance(pod.extra_volume_mounts[0], k8s.V1VolumeMount)
+    with DAG("mounts", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        dbt_task_group("analytics", execution="kubernetes", pod=pod, select=["simple_pipeline"])
+    (manifest,) = [pod_manifest(render_pod(t)) for t in dag.tasks if t.task_id.endswith(".run")]
+    kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+    assert {"name": "ca", "secret": {"secretName": "company-ca"}} in manifest["spec"]["volumes"]
+    with pytest.raises(DbtSparkOperatorError, match="V1VolumeMount has no field 'mount_pth'"):
+        PodSettings(extra_volumes=pod.extra_volumes, extra_volume_mounts=[{"name": "ca", "mount_pth": "/x"}])
+    with pytest.raises(DbtSparkOperatorError, match="volume mount 'nope' names no volume"):
+        PodSettings(extra_volume_mounts=[{"name": "nope", "mountPath": "/x"}])
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ("volume_mounts", "use PodSettings\\(extra_volume_mounts=...\\)"),
+        ("container_resources", "use PodSettings\\(resources=...\\)"),
+        ("image", "use PodSettings\\(image=...\\)"),
+        ("cmds", "the pod's command is the package's"),
+    ],
+)
+def test_operator_args_cannot_replace_the_pods_own(key, message):
+    with (
+        pytest.raises(
+            DbtSparkOperatorError,
+            match=f"operator argument '{key}' would replace the dbt pod's own: {message}",
+        ),
+        DAG("replace", schedule=None, start_date=datetime(2025, 1, 1)),
+    ):
+        dbt_task_group("analytics", execution="kubernetes", operator_args={key: [{"name": "x"}]})
+
+
+def test_missing_manifest_is_one_clear_error(tmp_path):
+    with (
+        pytest.raises(DbtSparkOperatorError, match=f"dbt manifest {tmp_path / 'm.json'} does not exist"),
+        DAG("manifest", schedule=None, start_date=datetime(2025, 1, 1)),
+    ):
+        dbt_task_group("analytics", execution="kubernetes", manifest=tmp_path / "m.json")
+
+
 def test_dict_resources_become_models():
     pod = PodSettings(resources={"requests": {"memory": "1Gi", "cpu": "1"}, "limits": {"memory": "2Gi"}})
     assert isinstance(pod.resources, k8s.V1ResourceRequirements)

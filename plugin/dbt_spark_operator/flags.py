@@ -80,10 +80,11 @@ def vars_yaml(values: Mapping[str, Any] | None) -> str:
     """``vars`` as one line of YAML that loads back (as dbt loads it) to exactly ``values``.
 
     Written by YAML's own safe dumper, not json.dumps: JSON's ``1e-05`` reads back as a string in YAML
-    1.1, and JSON's surrogate-pair escapes do not join into one character in YAML.
+    1.1, and JSON's surrogate-pair escapes do not join into one character in YAML. Everything beyond
+    ASCII is escaped: raw, YAML would read some characters (NEL, line separators) as line breaks.
     """
     text = yaml.safe_dump(
-        _plain(values), default_flow_style=True, allow_unicode=True, width=2**31, sort_keys=True
+        _plain(values), default_flow_style=True, allow_unicode=False, width=2**31, sort_keys=True
     )
     return text.strip().removesuffix("\n...").strip()
 

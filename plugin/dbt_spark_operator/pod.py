@@ -12,7 +12,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +76,27 @@ def resources(value: k8s.V1ResourceRequirements | Mapping[str, Any]) -> k8s.V1Re
     return value
 
 
+def model(cls: type, value: Any) -> Any:
+    """A ``kubernetes.client`` model from itself or from a dict (camelCase or snake_case keys, nested dicts
+    converted too), or one clear error naming the field: never a dict inside a pod spec."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise DbtSparkOperatorError(f"expected {cls.__name__} or a dict, got {type(value).__name__}")
+    from kubernetes.client import ApiClient
+
+    camel = {}
+    for key, item in value.items():
+        if key not in cls.attribute_map and key not in cls.attribute_map.values():
+            raise DbtSparkOperatorError(f"{cls.__name__} has no field {key!r}")
+        camel[cls.attribute_map.get(key, key)] = item
+    # The client's own converter (what it does with API responses): nested dicts become models too.
+    converted = ApiClient()._ApiClient__deserialize(camel, cls.__name__)
+    if converted.name is None:
+        raise DbtSparkOperatorError(f"{cls.__name__} needs a name: {dict(value)}")
+    return converted
+
+
 def label_value(text: str) -> str:
     """A valid Kubernetes label value (DNS-1123-ish, at most 63 characters) for any name."""
     value = _LABEL_BAD.sub("-", text.lower()).strip("-.")[:63].rstrip("-.")
@@ -100,6 +121,8 @@ class PodSettings:
     labels: Mapping[str, str] = field(default_factory=dict)
     startup_timeout_seconds: int = 300
     run_as_user: int = 10001  # the dbt-spark image's user (image/Dockerfile)
+    extra_volumes: Sequence[k8s.V1Volume | Mapping[str, Any]] = ()  # dicts are converted (or rejected)
+    extra_volume_mounts: Sequence[k8s.V1VolumeMount | Mapping[str, Any]] = ()
 
     def __post_init__(self) -> None:
         if not self.image:
@@ -109,6 +132,13 @@ class PodSettings:
                 f"image_pull_policy must be one of {', '.join(PULL_POLICIES)}, got {self.image_pull_policy!r}"
             )
         object.__setattr__(self, "resources", resources(self.resources))
+        object.__setattr__(self, "extra_volumes", tuple(model(k8s.V1Volume, v) for v in self.extra_volumes))
+        mounts = tuple(model(k8s.V1VolumeMount, m) for m in self.extra_volume_mounts)
+        object.__setattr__(self, "extra_volume_mounts", mounts)
+        names = {v.name for v in self.volumes()}
+        for mount in mounts:
+            if mount.name not in names:
+                raise DbtSparkOperatorError(f"volume mount {mount.name!r} names no volume (extra_volumes)")
         if self.password_secret is not None and (
             len(self.password_secret) != 2 or not all(self.password_secret)
         ):
@@ -121,6 +151,7 @@ class PodSettings:
         return [
             _volume("dbt-projects", self.projects_pvc, self.projects_host_path, "Directory"),
             _volume("dbt-state", self.state_pvc, self.state_host_path, "DirectoryOrCreate"),
+            *self.extra_volumes,
             k8s.V1Volume(name="dbt-profiles", empty_dir=k8s.V1EmptyDirVolumeSource()),
             k8s.V1Volume(name="dbt-scratch", empty_dir=k8s.V1EmptyDirVolumeSource()),
         ]
@@ -131,6 +162,7 @@ class PodSettings:
             k8s.V1VolumeMount(name="dbt-state", mount_path=STATE_MOUNT),
             k8s.V1VolumeMount(name="dbt-profiles", mount_path=PROFILES_DIR),
             k8s.V1VolumeMount(name="dbt-scratch", mount_path=SCRATCH_MOUNT),
+            *self.extra_volume_mounts,
         ]
 
     def operator_args(

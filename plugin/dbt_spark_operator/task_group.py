@@ -57,9 +57,34 @@ _ACCEPTED = {
 }
 
 
+# The dbt pod's own settings: given as operator arguments they would replace, not extend, the pod's.
+POD_SETTINGS = {
+    "image": "image",
+    "image_pull_policy": "image_pull_policy",
+    "namespace": "namespace",
+    "service_account_name": "service_account_name",
+    "volumes": "extra_volumes",
+    "volume_mounts": "extra_volume_mounts",
+    "env_vars": "env",
+    "container_resources": "resources",
+    "labels": "labels",
+    "cmds": None,
+    "arguments": None,
+    "secrets": "password_secret",
+    "security_context": "run_as_user",
+    "container_security_context": None,
+}
+
+
 def check_operator_args(operator_args: Mapping[str, Any], execution: str) -> None:
     """Cosmos drops operator arguments it does not know; reject them instead, naming the key."""
     for key in operator_args:
+        if key in POD_SETTINGS:
+            setting = POD_SETTINGS[key]
+            raise DbtSparkOperatorError(
+                f"operator argument {key!r} would replace the dbt pod's own: "
+                + (f"use PodSettings({setting}=...)" if setting else "the pod's command is the package's")
+            )
         if key not in _ACCEPTED[execution]:
             raise DbtSparkOperatorError(
                 f"unknown operator argument {key!r} ({execution} execution): "
