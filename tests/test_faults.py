@@ -1,7 +1,11 @@
-"""Faults against the real local engine: clear failures in bounded time, no orphan process."""
+"""Faults against the real local engine: clear failures in bounded time, no orphan process, and the next
+run succeeds."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 import time
 from datetime import datetime
 
@@ -10,7 +14,7 @@ import pytest
 from airflow.sdk import DAG
 
 from conftest import free_port, kyuubi_connection
-from dbt_spark_operator import DbtSparkOperatorError, DbtSparkRunOperator
+from dbt_spark_operator import DbtSparkOperatorError, DbtSparkRunOperator, DbtSparkSeedOperator
 from dbt_spark_operator.pod import task_context
 
 
@@ -40,3 +44,55 @@ def test_engine_down_when_the_task_starts(monkeypatch):
         if p.pid not in before and "dbt-spark-pod" in " ".join(p.info["cmdline"] or [])
     ]
     assert leftovers == []
+
+
+def dbt_processes(pgid: int | None = None) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if "dbt-spark-pod" in cmd or ("bin/dbt" in cmd and " run " in f"{cmd} "):
+            with contextlib.suppress(psutil.Error):
+                if pgid is None or os.getpgid(proc.pid) == pgid:
+                    found.append(proc)
+    return found
+
+
+@pytest.mark.parametrize("how", ["on_kill", "SIGKILL to dbt"])
+def test_stopped_or_killed_dbt_fails_the_task_leaves_no_process_and_reruns(engine, how):
+    with DAG("kill", schedule=None, start_date=datetime(2025, 1, 1)):
+        seed = DbtSparkSeedOperator(task_id="seed", execution="local")
+        task = DbtSparkRunOperator(task_id="run", execution="local", models="+simple_pipeline")
+    seed.execute(task_context(seed))
+    outcome: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            outcome["summary"] = task.execute(task_context(task))
+        except Exception as exc:  # what Airflow would see
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while not getattr(task, "_local_group", None) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    pgid = task._local_group
+    while not [p for p in dbt_processes(pgid) if "bin/dbt" in " ".join(p.cmdline())]:
+        assert time.monotonic() < deadline, "dbt never started"
+        time.sleep(0.1)
+    if how == "on_kill":
+        task.on_kill()  # what Airflow calls when the task is stopped
+    else:
+        for proc in dbt_processes(pgid):
+            if "bin/dbt" in " ".join(proc.cmdline()):
+                proc.kill()
+    worker.join(90)
+    assert not worker.is_alive(), "the task hung after dbt was stopped"
+    assert isinstance(outcome.get("error"), DbtSparkOperatorError), outcome
+    assert str(outcome["error"]).startswith("dbt run failed: exit code ")
+    assert dbt_processes(pgid) == []  # nothing of the group is left
+
+    summary = task.execute(task_context(task))  # the next run succeeds
+    assert summary["failed"] == [] and "model.analytics.simple_pipeline" in {
+        n["node"] for n in summary["nodes"]
+    }

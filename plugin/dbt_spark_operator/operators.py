@@ -31,7 +31,14 @@ from kubernetes.client import models as k8s
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
-from dbt_spark_operator.pod import ARTIFACT_ENV, STATE_MOUNT, PodSettings, label_value, run_locally
+from dbt_spark_operator.pod import (
+    ARTIFACT_ENV,
+    STATE_MOUNT,
+    PodSettings,
+    label_value,
+    run_locally,
+    stop_group,
+)
 from dbt_spark_operator.profile import DEFAULT_CONN_ID
 from dbt_spark_operator.results import describe, summarize
 from dbt_spark_operator.task_group import check_operator_args, project_setup
@@ -150,15 +157,21 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
                 last.append(text)
 
         with tempfile.TemporaryDirectory(prefix="dbt-spark-") as workdir:
-            rc, _ = run_locally(pod, Path(workdir), self.dbt_setup.secrets, on_line)
+            rc, _ = run_locally(pod, Path(workdir), self.dbt_setup.secrets, on_line, on_start=self._started)
             # What the pod's script handed to the XCom sidecar, as in a cluster.
             path = Path(workdir) / "xcom" / "return.json"
             artifact = json.loads(path.read_text()) if path.is_file() else None
         return artifact, (f"exit code {rc}: {last[0] if last else 'no output'}" if rc else None)
 
+    def _started(self, pgid: int) -> None:
+        self._local_group = pgid
+
     def on_kill(self) -> None:
+        """Airflow stops the task: delete the pod, or stop the local process group (dbt included)."""
         if self.dbt_setup.execution == "kubernetes":
             super().on_kill()
+        elif getattr(self, "_local_group", None):
+            stop_group(self._local_group)
 
 
 class DbtSparkRunOperator(DbtSparkOperator, DbtRunKubernetesOperator):

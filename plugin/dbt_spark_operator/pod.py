@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -288,6 +289,7 @@ def run_locally(
     secrets: Mapping[str, str],
     on_line: Callable[[str], None] = print,
     bin_dir: Path | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> tuple[int, dict[str, str]]:
     """Run a pod's command, args and env as a local process; return its exit code and the env it had.
 
@@ -296,7 +298,8 @@ def run_locally(
     has the sidecar) to fresh directories under ``workdir``. The process
     gets the pod's env (Secret references resolved from ``secrets`` by variable name) and ``PATH``,
     nothing else; ``PATH`` starts with ``bin_dir`` (default: this Python's, where dbt is), as the image's
-    would. It runs in its own process group, stopped with it when interrupted.
+    would. It runs in its own process group (``on_start`` gets its id, for :func:`stop_group`), stopped
+    with it when interrupted.
     """
     container = next(c for c in pod.spec.containers if c.name == "base")  # not the XCom sidecar
     scratch = workdir / "scratch"
@@ -335,16 +338,24 @@ def run_locally(
         text=True,
         start_new_session=True,
     )
+    if on_start:
+        on_start(proc.pid)
     try:
         for line in proc.stdout:  # type: ignore[union-attr]
             on_line(line.rstrip("\n"))
         return proc.wait(), env
     finally:
         if proc.poll() is None:  # interrupted: stop the whole group, dbt included
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            stop_group(proc.pid)
+            proc.wait()
+
+
+def stop_group(pgid: int, grace: float = 30.0) -> None:
+    """SIGTERM a local run's process group (the pod script passes it on to dbt), SIGKILL after ``grace``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            os.killpg(pgid, 0)  # ProcessLookupError once the whole group is gone
+            time.sleep(0.2)
+        os.killpg(pgid, signal.SIGKILL)
