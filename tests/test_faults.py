@@ -5,16 +5,25 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import signal
 import threading
 import time
 from datetime import datetime
+from pathlib import Path
 
 import psutil
 import pytest
 from airflow.sdk import DAG
 
-from conftest import free_port, kyuubi_connection
-from dbt_spark_operator import DbtSparkOperatorError, DbtSparkRunOperator, DbtSparkSeedOperator
+from conftest import PROJECT, free_port, kyuubi_connection, query
+from dbt_spark_operator import (
+    DbtSparkOperatorError,
+    DbtSparkRunOperator,
+    DbtSparkSeedOperator,
+    dbt_run_operation,
+)
+from dbt_spark_operator.engine import LocalEngine
 from dbt_spark_operator.pod import task_context
 
 
@@ -96,3 +105,91 @@ def test_stopped_or_killed_dbt_fails_the_task_leaves_no_process_and_reruns(engin
     assert summary["failed"] == [] and "model.analytics.simple_pipeline" in {
         n["node"] for n in summary["nodes"]
     }
+
+
+@pytest.fixture
+def slow_project(tmp_path, monkeypatch):
+    """A copy of dbt/analytics whose incremental model first sleeps 20 s in the engine (a pre-hook), so
+    that the engine can be killed while that model runs."""
+    root = tmp_path / "projects"
+    shutil.copytree(PROJECT, root / "analytics", ignore=shutil.ignore_patterns("target", "logs"))
+    shutil.copytree(PROJECT.parent / "shared_macros", root / "shared_macros")
+    project_yml = root / "analytics" / "dbt_project.yml"
+    project_yml.write_text(
+        project_yml.read_text().replace(
+            "    marts:\n",
+            (
+                "    marts:\n      fct_employee_events:\n"
+                "        +pre-hook: \"select reflect('java.lang.Thread', 'sleep', cast(20000 as bigint))\"\n"
+            ),
+            1,
+        )
+    )
+    monkeypatch.setenv("DBT_SPARK_PROJECTS_DIR", str(root))
+    return root / "analytics"
+
+
+def test_engine_killed_while_the_incremental_model_runs(engine, slow_project, monkeypatch):
+    monkeypatch.setenv(
+        *kyuubi_connection(
+            "fragile", host="127.0.0.1", port=engine.port, extra={"connect_retries": 1, "connect_timeout": 1}
+        )
+    )
+    with DAG("crash", schedule=None, start_date=datetime(2025, 1, 1)):
+        build = DbtSparkRunOperator(
+            task_id="build",
+            project=slow_project,
+            conn_id="fragile",
+            execution="local",
+            models="+fct_employee_events",
+        )
+        task = DbtSparkRunOperator(
+            task_id="fct",
+            project=slow_project,
+            conn_id="fragile",
+            execution="local",
+            models="fct_employee_events",
+        )
+        seed = DbtSparkSeedOperator(
+            task_id="seed", project=slow_project, conn_id="fragile", execution="local"
+        )
+        load = dbt_run_operation(
+            "load", "load_raw_employee_events", slow_project, conn_id="fragile", execution="local"
+        )
+    seed.execute(task_context(seed))
+    load.execute(task_context(load))
+    build.execute(task_context(build))  # the table exists, with every event once
+    assert query("SELECT count(*), count(DISTINCT event_id) FROM fct_employee_events") == [(7, 7)]
+    load.execute(task_context(load))  # the events land again: new work for the merge
+
+    outcome: dict[str, object] = {}
+    worker = threading.Thread(target=lambda: outcome.update(_run(task)))
+    worker.start()
+    local = LocalEngine()
+    deadline = time.monotonic() + 120
+    log = Path(local.config.log_path)
+    # Wait until the engine runs the model's pre-hook (the thrift server logs each statement it gets).
+    while "java.lang.Thread" not in log.read_text(errors="replace")[-200_000:]:
+        assert time.monotonic() < deadline, "the model never started"
+        time.sleep(0.5)
+    time.sleep(2)
+    os.killpg(local.status().pid, signal.SIGKILL)  # the engine crashes
+    started = time.monotonic()
+    worker.join(120)
+    assert not worker.is_alive(), "the task hung after the engine died"
+    assert time.monotonic() - started < 60
+    assert isinstance(outcome.get("error"), DbtSparkOperatorError), outcome
+    assert str(outcome["error"]).startswith("dbt run failed: ")
+
+    local.up()  # the engine is back; rerun only that model
+    summary = _run(task)["summary"]
+    assert [n["node"] for n in summary["nodes"]] == ["model.analytics.fct_employee_events"]
+    assert summary["counts"] == {"success": 1}
+    assert query("SELECT count(*), count(DISTINCT event_id) FROM fct_employee_events") == [(7, 7)]
+
+
+def _run(task) -> dict[str, object]:
+    try:
+        return {"summary": task.execute(task_context(task))}
+    except Exception as exc:  # what Airflow would see
+        return {"error": exc}
