@@ -8,7 +8,7 @@ export DBT_SPARK_ENGINE_HOME ?= $(CURDIR)/.engine
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint engine-up engine-down clean
+.PHONY: install demo test lint bench engine-up engine-down clean
 
 install: $(VENV)/.installed
 
@@ -26,9 +26,13 @@ demo: install
 test: install
 	pytest
 
+## DAG parse time and memory vs Cosmos's load paths (writes bench/RESULTS.md; not part of make test).
+bench: install
+	python bench/parse_bench.py
+
 lint: install
-	ruff check plugin dags tests
-	ruff format --check plugin dags tests
+	ruff check plugin dags tests bench
+	ruff format --check plugin dags tests bench
 
 engine-up: install
 	dbt-spark-operator engine up

@@ -12,6 +12,9 @@ from conftest import BIN, ROOT
 @pytest.mark.parametrize("args", [["check"], ["format", "--check"]], ids=["lint", "format"])
 def test_ruff(args):
     proc = subprocess.run(
-        [str(BIN / "ruff"), *args, "plugin", "dags", "tests"], cwd=ROOT, capture_output=True, text=True
+        [str(BIN / "ruff"), *args, "plugin", "dags", "tests", "bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

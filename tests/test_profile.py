@@ -84,6 +84,11 @@ def test_profile_args_override_per_dag_and_merge_session_settings(monkeypatch):
     }
 
 
+def test_mock_profile_is_a_complete_target_for_cosmos_dbt_ls(monkeypatch):
+    mock = mapping(monkeypatch, host="k").mock_profile
+    assert {"type", "method", "host", "port", "schema"} <= set(mock)  # dbt-spark requires schema
+
+
 def test_hiveserver2_connections_are_accepted(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_HS2", '{"conn_type": "hiveserver2", "host": "hs2", "port": 10000}')
     m = KyuubiProfileMapping("hs2")

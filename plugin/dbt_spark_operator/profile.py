@@ -117,6 +117,16 @@ class KyuubiProfileMapping(BaseProfileMapping):
         return {"type": self.dbt_profile_type, "method": self.dbt_profile_method, **values}
 
     @property
+    def mock_profile(self) -> dict[str, Any]:
+        """What Cosmos's ``dbt ls`` load renders with: a complete thrift target, no connection needed."""
+        return {
+            "type": self.dbt_profile_type,
+            "method": self.dbt_profile_method,
+            **DEFAULTS,
+            "host": self.profile_args.get("host") or "mock_value",
+        }
+
+    @property
     def env_vars(self) -> dict[str, str]:
         """For local execution (Cosmos puts these in dbt's process env): the password, when there is one."""
         password = self.password
