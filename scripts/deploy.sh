@@ -39,7 +39,9 @@ done < <(find dbt -type f ! -path '*/logs/*' ! -path '*/dbt_packages/*' ! -name 
 
 echo "== namespaces and secrets (generated once, kept on re-runs)"
 for ns in airflow kyuubi minio; do
-  run kubectl create namespace "$ns" --dry-run=client -o yaml | run kubectl apply -f -
+  if [ "$DRY_RUN" = 1 ] || ! kubectl get namespace "$ns" >/dev/null 2>&1; then
+    run kubectl create namespace "$ns"
+  fi
 done
 secret() {  # secret NAMESPACE NAME KEY=VALUE...: create it unless it exists; values never in argv or output
   local ns=$1 name=$2 file
