@@ -40,7 +40,7 @@ def test_pod_commands_build_the_chain_to_simple_pipeline(engine, kube_dag, tmp_p
         "analytics.employees.seed",
         "analytics.stg_employees.run",
         "analytics.simple_pipeline.run",
-        "analytics.simple_pipeline.test",
+        "analytics.simple_pipeline.not_null_simple_pipeline_id",
     ]
     for task_id in chain:
         task = kube_dag.task_dict[task_id]

@@ -109,6 +109,27 @@ def test_each_model_task_selects_exactly_its_model(dags):
         assert matched == {task.task_id.split(".")[1]}, (task.task_id, selected)
 
 
+def test_each_dbt_test_is_one_task_after_what_it_tests(dags):
+    dag = dags["analytics_kubernetes"]
+    tasks = {t.extra_context["dbt_node_config"]["unique_id"]: t for t in pod_tasks(dag) if t.extra_context}
+    tests = {uid: n for uid, n in nodes().items() if n["resource_type"] == "test"}
+    assert len(tests) == 26 and set(tests) <= set(tasks)
+    for uid, test in tests.items():
+        task = tasks[uid]
+        task.build_kube_args({"ti": None, "dag": dag, "task": task, "run_id": "r", "params": {}})
+        assert task.arguments[:2] == ["dbt", "test"]
+        assert task.arguments[task.arguments.index("--select") + 1] == "fqn:" + ".".join(test["fqn"])
+        for parent in test["depends_on"]["nodes"]:  # after each node it tests
+            assert tasks[uid] in tasks[parent].get_flat_relatives(upstream=False), (uid, parent)
+    # A model's downstream waits for every test of the model.
+    downstream = dag.task_dict["analytics.department_summary.run"].upstream_task_ids
+    assert downstream == {
+        tasks[uid].task_id
+        for uid, t in tests.items()
+        if t["depends_on"]["nodes"] == ["model.analytics.simple_pipeline"]
+    }
+
+
 def test_kubernetes_and_local_dags_render_the_same_graph(dags):
     def graph(dag):
         return {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks}

@@ -8,6 +8,7 @@ or a cluster.
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,7 +20,10 @@ import yaml
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk import BaseOperator, TaskGroup
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import ExecutionMode, LoadMode, TestBehavior
+from cosmos.airflow.graph import create_test_task_metadata
+from cosmos.constants import DbtResourceType, ExecutionMode, LoadMode, SourceRenderingBehavior, TestBehavior
+from cosmos.core.airflow import get_airflow_task
+from cosmos.dbt.graph import DbtNode
 from cosmos.operators.base import AbstractDbtBase
 from cosmos.operators.local import DbtLocalBaseOperator
 
@@ -183,7 +187,10 @@ def dbt_task_group(
     operator_args: Mapping[str, Any] | None = None,
     **task_group_args: Any,
 ) -> DbtTaskGroup:
-    """A task group with one task per seed, model and snapshot of ``project``, tests after each.
+    """A task group with one task per seed, model, snapshot and test of ``project``.
+
+    Each model (seed, snapshot) is a group ``<name>`` holding its ``run`` (``seed``, ``snapshot``) task and
+    one task per test of it; a test of two models is a task of its own once both exist.
 
     ``execution`` is ``"kubernetes"`` (one pod per task) or ``"local"`` (dbt in the worker), default from
     ``DBT_SPARK_EXECUTION``. The profile comes from the Airflow connection ``conn_id`` (type kyuubi or
@@ -194,12 +201,24 @@ def dbt_task_group(
         project, execution, conn_id, profile_name, target_name, profile_args, pod, operator_args
     )
     kubernetes = setup.execution == "kubernetes"
+    manifest_path = _manifest(setup.path, manifest)
+    render_config = RenderConfig(
+        load_method=LoadMode.DBT_MANIFEST,
+        select=list(select),
+        exclude=list(exclude),
+        test_behavior=TestBehavior.AFTER_EACH,
+        # A source with tests or freshness is a task (dbt source freshness) with its tests after it.
+        source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
+        # A test of two models (relationships) runs once both exist, as a task of its own.
+        should_detach_multiple_parents_tests=True,
+    )
+    render_config.node_converters = {DbtResourceType.TEST: OneTaskPerTest(manifest_path, render_config)}
     group = DbtTaskGroup(
         group_id=group_id or setup.project_name,
         project_config=ProjectConfig(
             # In Kubernetes execution the project path is the pod's (ExecutionConfig), not this host's.
             dbt_project_path=None if kubernetes else setup.path,
-            manifest_path=_manifest(setup.path, manifest),
+            manifest_path=manifest_path,
             project_name=setup.project_name,
             install_dbt_deps=False,  # the deps task installs packages once, for every task (DBT_PACKAGES_DIR)
         ),
@@ -209,14 +228,7 @@ def dbt_task_group(
         )
         if kubernetes
         else ExecutionConfig(execution_mode=ExecutionMode.LOCAL),
-        render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST,
-            select=list(select),
-            exclude=list(exclude),
-            test_behavior=TestBehavior.AFTER_EACH,
-            # A test of two models (relationships) runs once both exist, as a task of its own.
-            should_detach_multiple_parents_tests=True,
-        ),
+        render_config=render_config,
         operator_args={**setup.pod_args, **setup.operator_args} if kubernetes else setup.local_operator_args,
         **task_group_args,
     )
@@ -229,6 +241,79 @@ def dbt_task_group(
         for task in _tasks(group):
             _per_node_pod_settings(task)
     return group
+
+
+class OneTaskPerTest:
+    """Cosmos node converter for tests: one task per dbt test instead of one per tested model.
+
+    Cosmos calls it for each model's ``test`` task (``node`` is the model): it returns one task per test of
+    the model, in the model's group after its run task, so the group's downstream waits for all of them.
+    Cosmos also calls it for each test of several models (``task_id`` is ``<test name>_test``; ``node`` is
+    then not the test, so the test is looked up by that id), which stays one task.
+    """
+
+    __name__ = "one_task_per_test"  # Cosmos logs converters by name
+
+    def __init__(self, manifest: Path, render_config: RenderConfig) -> None:
+        self.manifest = manifest
+        self.render_config = render_config
+        self._by_parent: dict[str, list[DbtNode]] = {}
+        self._detached: dict[str, DbtNode] = {}
+        self._names: dict[str, str] = {}
+        self._loaded = False
+
+    def _load(self) -> None:
+        """Index the manifest's tests (read on the first call only)."""
+        for test_id, item in json.loads(self.manifest.read_bytes())["nodes"].items():
+            if item["resource_type"] != "test":
+                continue
+            test = DbtNode(
+                unique_id=test_id,
+                resource_type=DbtResourceType.TEST,
+                depends_on=item.get("depends_on", {}).get("nodes", []),
+                path_base=self.manifest.parent.parent,
+                original_file_path=Path(item["original_file_path"]),
+                package_name=item.get("package_name"),
+                tags=item.get("tags") or [],
+                config=item.get("config") or {},
+                fqn=item.get("fqn"),
+            )
+            self._names[test_id] = item["name"]
+            if len(test.depends_on) == 1:
+                self._by_parent.setdefault(test.depends_on[0], []).append(test)
+            else:  # Cosmos's id for a detached test
+                self._detached[f"{test.resource_name.split('.')[0]}_test"] = test
+        self._loaded = True
+
+    def _task(self, task_id: str, test: DbtNode, dag: Any, task_group: Any, kwargs: dict) -> BaseOperator:
+        meta = create_test_task_metadata(
+            task_id,
+            kwargs["execution_mode"],
+            kwargs["test_indirect_selection"],
+            task_args=kwargs["task_args"],
+            on_warning_callback=kwargs["on_warning_callback"],
+            node=test,
+            render_config=self.render_config,
+            enable_owner_inheritance=kwargs["enable_owner_inheritance"],
+        )
+        meta.arguments["select"] = "fqn:" + ".".join(test.fqn or [])  # exactly this test
+        return get_airflow_task(meta, dag, task_group)
+
+    def __call__(
+        self, *, dag: Any, task_group: Any, node: DbtNode, task_id: str, **kwargs: Any
+    ) -> BaseOperator | list[BaseOperator]:
+        if not self._loaded:
+            self._load()
+        if task_id in self._detached:
+            return self._task(task_id, self._detached[task_id], dag, task_group, kwargs)
+        if task_id != "test":
+            raise DbtSparkOperatorError(f"dbt test task {task_id!r}: no such test in {self.manifest}")
+        tests = self._by_parent.get(node.unique_id, [])
+        names = [self._names[test.unique_id] for test in tests]
+        return [  # task id: the test's name, with dbt's hash suffix only where two names clash
+            self._task(name if names.count(name) == 1 else test.name, test, dag, task_group, kwargs)
+            for name, test in zip(names, tests, strict=True)
+        ]
 
 
 def dbt_run_operation(
