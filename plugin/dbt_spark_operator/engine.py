@@ -56,7 +56,7 @@ class Jar:
 
 JARS = (
     Jar("org.apache.iceberg", f"iceberg-spark-runtime-{SPARK_LINE}_{SCALA_BINARY}", ICEBERG_VERSION),
-    Jar("org.xerial", "sqlite-jdbc", "3.50.3.0"),  # the Iceberg JDBC catalog's store
+    Jar("com.h2database", "h2", "2.3.232"),  # the Iceberg JDBC catalog's store
 )
 
 
@@ -237,13 +237,14 @@ class LocalEngine:
             "spark.sql.session.timeZone": "UTC",
             "spark.sql.shuffle.partitions": "2",
             "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
-            # An Iceberg JDBC catalog (SQLite file) as the default catalog: Iceberg tables and Iceberg
-            # views (dbt-spark's snapshot staging needs a view in the current catalog), one writer.
+            # An Iceberg JDBC catalog (an H2 file) as the default catalog: Iceberg tables and Iceberg
+            # views (dbt-spark's snapshot staging needs a view in the current catalog).
             f"spark.sql.catalog.{CATALOG}": "org.apache.iceberg.spark.SparkCatalog",
             f"spark.sql.catalog.{CATALOG}.type": "jdbc",
-            # One pooled connection and a busy timeout: SQLite allows one writer at a time.
+            # H2 in the engine's JVM: row locks, so parallel tasks commit side by side (a SQLite file
+            # failed them with SQLITE_BUSY_SNAPSHOT); lower-case names, as Iceberg's schema check expects.
             f"spark.sql.catalog.{CATALOG}.uri": (
-                f"jdbc:sqlite:{cfg.home / 'iceberg_catalog.db'}?journal_mode=WAL&busy_timeout=30000"
+                f"jdbc:h2:file:{cfg.home / 'iceberg_catalog'};DATABASE_TO_LOWER=TRUE;LOCK_TIMEOUT=60000"
             ),
             f"spark.sql.catalog.{CATALOG}.clients": "1",
             f"spark.sql.catalog.{CATALOG}.jdbc.schema-version": "V1",
