@@ -56,6 +56,10 @@ def test_no_password_in_any_kubernetes_pod(ldap_connection):
     for manifest in manifests:
         env = {e["name"]: e for e in manifest["spec"]["containers"][0]["env"]}
         assert env["COSMOS_CONN_KYUUBI_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "kyuubi-credentials"
+        # Airflow rendered the pod's templates (as a worker does); dbt's own Jinja came through intact.
+        profile = yaml.safe_load(env["DBT_SPARK_PROFILE_YAML"]["value"])
+        target = profile["analytics"]["outputs"]["kyuubi"]
+        assert target["password"] == "{{ env_var('COSMOS_CONN_KYUUBI_PASSWORD') }}"
 
 
 def test_no_password_in_logs_xcom_or_files_of_local_runs(engine, ldap_connection, caplog):
@@ -78,7 +82,9 @@ def test_no_password_in_logs_xcom_or_files_of_local_runs(engine, ldap_connection
             ),
         ]
     for task in tasks:
-        results.append(task.execute(task_context(task)))
+        context = task_context(task)
+        task.render_template_fields(context)  # as a worker does before execute
+        results.append(task.execute(context))
     assert "All checks passed!" in caplog.text  # it did connect, with the LDAP profile
     assert results[2]["counts"] == {"success": 1}
     assert PASSWORD not in caplog.text

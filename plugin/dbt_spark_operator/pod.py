@@ -7,6 +7,7 @@ converted to ``kubernetes.client`` models here, or rejected with one line naming
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 import signal
@@ -178,7 +179,7 @@ class PodSettings:
             "DBT_PACKAGES_DIR": f"{STATE_MOUNT}/packages/{project_name}",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "HOME": SCRATCH_MOUNT,  # nothing else is writable
-            PROFILE_ENV: profile_yaml,
+            PROFILE_ENV: jinja_literal(profile_yaml),
             **self.env,
         }
         secrets = []
@@ -264,13 +265,25 @@ def task_context(task: Any, run_id: str = "manual__render") -> dict[str, Any]:
     }
 
 
+def jinja_literal(text: str) -> str:
+    """``text`` as an Airflow template that renders to itself.
+
+    Airflow renders a pod's env values with Jinja before the pod starts; the profile's own Jinja
+    (``{{ env_var('...') }}``, for dbt) must reach dbt unrendered.
+    """
+    return f"{{% raw %}}{text}{{% endraw %}}" if "{{" in text or "{%" in text else text
+
+
 def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) -> k8s.V1Pod:
-    """The pod a Cosmos Kubernetes dbt task would create, through KubernetesPodOperator's own build path.
+    """The pod a Cosmos Kubernetes dbt task would create, as a worker builds it: templates rendered,
+    then KubernetesPodOperator's own build path (on a copy: rendering replaces the task's fields).
 
     A task instance is stood in for by its identifying fields (:func:`task_context`); ``dry_run`` skips
     the one step that asks a live Kubernetes client (whether the worker runs in-cluster, a label).
     """
+    task = copy.deepcopy(task)
     context = task_context(task, run_id)
+    task.render_template_fields(context)
     task.build_kube_args(context, task.add_cmd_flags() if hasattr(task, "add_cmd_flags") else None)
     return task.build_pod_request_obj(context, dry_run=dry_run)
 
