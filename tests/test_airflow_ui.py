@@ -1,0 +1,290 @@
+"""Airflow as users see it: a real Airflow 3 (scheduler, dag-processor, triggerer, api-server with
+LocalExecutor) on PostgreSQL, the project's DAGs in local execution against the local engine, and the
+UI in headless Chromium (Debian's, driven by Playwright).
+
+The tests run in file order against one stack: the graph, a rerun through the REST API, a rerun through
+the UI, a user's DAG importing a subset, two runs at once, then the scan for the password.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from airflow_stack import AirflowStack, Postgres
+from conftest import EXPECTED_SIMPLE_PIPELINE, PROJECT, ROOT, SESSION_DIR, free_port, query
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / ".artifacts" / "ui"
+DAG_ID = "simple_model_test"
+PASSWORD = "Ldap-Integr4tion-S3cret!"  # the Kyuubi connection's (auth LDAP): must show up nowhere
+# Not the Airflow services' own settings: the stack sets those. Not the test session's dbt target and
+# log paths either: parallel tasks each get their own from Cosmos.
+DROP_ENV = ("AIRFLOW_CONN_", "AIRFLOW__CORE__", "AIRFLOW__DATABASE__", "DBT_TARGET_PATH", "DBT_LOG_PATH")
+
+
+def manifest_nodes() -> dict[str, dict]:
+    return json.loads((PROJECT / "target" / "manifest.json").read_text())["nodes"]
+
+
+@pytest.fixture(scope="module")
+def stack(engine) -> Iterator[AirflowStack]:
+    for need, how in ((CHROMIUM, "apt-get install chromium"), (Path("/usr/lib/postgresql"), "postgresql")):
+        assert need.exists(), f"{need} missing: {how} (.ci/run installs it)"
+    postgres = Postgres(free_port())
+    postgres.start()
+    dags = SESSION_DIR / "integration-dags"
+    dags.mkdir()
+    for dag_file in [
+        *(ROOT / "dags").glob("*.py"),
+        ROOT / "tests" / "integration_dags" / "imported_marts.py",
+    ]:
+        (dags / dag_file.name).symlink_to(dag_file)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(DROP_ENV)}
+    airflow = AirflowStack(SESSION_DIR / "airflow-stack", dags, postgres.url, free_port(), env)
+    try:
+        conn = {
+            "conn_type": "kyuubi",
+            "host": "127.0.0.1",
+            "port": int(os.environ["DBT_SPARK_LOCAL_PORT"]),
+            "login": "etl",
+            "password": PASSWORD,
+            "schema": "default",
+            "extra": {"auth": "LDAP"},  # the local engine accepts SASL PLAIN with any password
+        }
+        airflow.start(connections={"kyuubi_default": conn})
+        yield airflow
+    finally:
+        airflow.stop()
+        leftovers = airflow.leftovers()
+        postgres.stop()
+    assert leftovers == [], f"processes left running: {leftovers}"
+
+
+@pytest.fixture(scope="module")
+def first_run(stack: AirflowStack) -> str:
+    """One manual run of the sample DAG through the REST API; the tests below start from it."""
+    stack.wait_for_dag(DAG_ID)
+    started = time.monotonic()
+    run_id = stack.trigger(DAG_ID, "first")
+    run = stack.wait_for_run(DAG_ID, run_id)
+    print(f"first run of {DAG_ID}: {run['state']} in {time.monotonic() - started:.0f} s")
+    assert run["state"] == "success", stack.failures(DAG_ID, run_id)
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _login(browser, stack: AirflowStack):
+    page = browser.new_page(viewport={"width": 2200, "height": 1400})
+    page.goto(f"{stack.api}/")
+    page.get_by_label(re.compile("username", re.I)).fill("admin")
+    page.get_by_label(re.compile("password", re.I)).fill(stack.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{stack.api}/")
+    return page
+
+
+def _tries(stack: AirflowStack, run_id: str) -> dict[str, int]:
+    return {t: ti["try_number"] for t, ti in stack.task_instances(DAG_ID, run_id).items()}
+
+
+def _last_commit(table: str) -> str:
+    """When the Iceberg table was last written (its newest snapshot)."""
+    return str(query(f"SELECT max(committed_at) FROM default.{table}.snapshots")[0][0])
+
+
+def _wait_for_rerun(stack: AirflowStack, run_id: str, task_id: str, before: dict[str, int]) -> dict:
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        run = stack.wait_for_run(DAG_ID, run_id)
+        if _tries(stack, run_id)[task_id] > before[task_id] and run["state"] != "queued":
+            return stack.wait_for_run(DAG_ID, run_id)
+        time.sleep(2)
+    raise AssertionError(f"{task_id} was not rerun")
+
+
+def test_metadata_lives_in_postgres_not_sqlite(stack, first_run):
+    assert stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql")
+    url = stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg2", "")
+    with psycopg2.connect(url) as db, db.cursor() as cur:
+        cur.execute(
+            "SELECT count(*) FROM task_instance WHERE dag_id = %s AND run_id = %s", (DAG_ID, first_run)
+        )
+        assert cur.fetchone()[0] == len(stack.task_instances(DAG_ID, first_run)) > 30
+    # The write-up's "no such table: dag": no task process fell back to a SQLite file.
+    assert not list(stack.home.rglob("*.db"))
+
+
+def test_graph_view_shows_every_dbt_node(stack, first_run, browser):
+    page = _login(browser, stack)
+    page.goto(f"{stack.api}/dags/{DAG_ID}")
+    page.get_by_role("button", name=re.compile("Show Graph")).click()
+    page.get_by_role("button", name="Expand all task groups").click()
+    page.locator('.react-flow__node[data-id="analytics.simple_pipeline.run"]').wait_for()
+    page.get_by_role("button", name="Collapse Details Panel").click()  # the whole width for the graph
+    page.locator(".react-flow__controls-fitview").click()
+    page.wait_for_timeout(1000)  # the fit's animation
+    shown = set(page.locator(".react-flow__node").evaluate_all("nodes => nodes.map(n => n.dataset.id)"))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    screenshot = ARTIFACTS / f"{DAG_ID}-graph.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    print(f"graph screenshot: {screenshot}")
+    page.close()
+
+    nodes = manifest_nodes()
+    expected = set()
+    for node in nodes.values():
+        name, kind = node["name"], node["resource_type"]
+        if kind == "model":
+            expected.add(f"analytics.{name}.run")
+        elif kind == "seed":
+            expected.add(f"analytics.{name}.seed")
+        elif kind == "snapshot":
+            expected.add(f"analytics.{name}_snapshot")
+        elif kind == "test":
+            parents = node["depends_on"]["nodes"]
+            if len(parents) > 1:
+                expected.add(f"analytics.{name}_test")
+            else:
+                parent = parents[0].split(".", 2)[2].replace(".", "_")  # a model, seed or source
+                expected.add(f"analytics.{parent}.{name}")
+    kinds = ("model", "seed", "snapshot", "test")
+    assert len(expected) == len([n for n in nodes.values() if n["resource_type"] in kinds]) == 33
+    assert expected <= shown, sorted(expected - shown)
+
+
+def test_rerun_one_model_through_the_rest_api(stack, first_run):
+    task_id = "analytics.simple_pipeline.run"
+    before, built = _tries(stack, first_run), _last_commit("simple_pipeline")
+    stack.request(
+        "POST",
+        f"/dags/{DAG_ID}/clearTaskInstances",
+        json={
+            "dry_run": False,
+            "dag_run_id": first_run,
+            "task_ids": [task_id],
+            "only_failed": False,
+            "include_upstream": False,
+            "include_downstream": False,
+        },
+    )
+    run = _wait_for_rerun(stack, first_run, task_id, before)
+    assert run["state"] == "success"
+    after = _tries(stack, first_run)
+    print(f"REST clear of {task_id}: try {before[task_id]} -> {after[task_id]}")
+    assert {t for t in after if after[t] != before[t]} == {task_id}
+    assert after[task_id] == before[task_id] + 1
+    assert _last_commit("simple_pipeline") > built  # the table was rebuilt
+    assert query("SELECT * FROM simple_pipeline ORDER BY id") == EXPECTED_SIMPLE_PIPELINE
+
+
+def test_rerun_a_model_and_its_tests_through_the_ui(stack, first_run, browser):
+    task_id = "analytics.department_summary.run"
+    tests = {
+        f"analytics.department_summary.{n['name']}"
+        for n in manifest_nodes().values()
+        if n["resource_type"] == "test" and n["depends_on"]["nodes"] == ["model.analytics.department_summary"]
+    }
+    before, built = _tries(stack, first_run), _last_commit("department_summary")
+    page = _login(browser, stack)
+    page.goto(f"{stack.api}/dags/{DAG_ID}/runs/{first_run}/tasks/{task_id}")
+    page.get_by_role("button", name="Press shift+c to clear").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(task_id, exact=True).wait_for()
+    listed = set(re.findall(r"analytics\.[\w.]+", dialog.inner_text()))
+    assert listed == {task_id, *tests}  # the UI's default: the task and its downstream, its tests
+    dialog.get_by_role("button", name="Confirm").click()
+    dialog.wait_for(state="hidden")
+    page.close()
+
+    run = _wait_for_rerun(stack, first_run, task_id, before)
+    assert run["state"] == "success"
+    after = _tries(stack, first_run)
+    print(f"UI clear of {task_id}: try {before[task_id]} -> {after[task_id]}, and its {len(tests)} tests")
+    assert {t for t in after if after[t] != before[t]} == {task_id, *tests}
+    assert all(after[t] == before[t] + 1 for t in (task_id, *tests))
+    assert _last_commit("department_summary") > built
+
+
+def test_imported_task_group_runs_exactly_its_subset_on_schedule(stack, first_run):
+    stack.wait_for_dag("imported_marts")
+    stack.request("PATCH", "/dags/imported_marts", json={"is_paused": False})
+    deadline = time.monotonic() + 120
+    runs: list = []
+    while not runs and time.monotonic() < deadline:
+        runs = stack.request("GET", "/dags/imported_marts/dagRuns")["dag_runs"]
+        time.sleep(2)
+    assert runs, "the scheduler created no run"
+    (run,) = runs
+    assert run["run_type"] == "scheduled"
+    run = stack.wait_for_run("imported_marts", run["dag_run_id"])
+    tasks = stack.task_instances("imported_marts", run["dag_run_id"])
+    assert run["state"] == "success", {t: ti["state"] for t, ti in tasks.items()}
+    assert {ti["state"] for ti in tasks.values()} == {"success"}
+
+    nodes = manifest_nodes()
+    marts = {
+        uid
+        for uid, n in nodes.items()
+        if n["resource_type"] == "model" and n["original_file_path"].startswith("models/marts/")
+    }
+    ran = {ti["task_id"] for ti in tasks.values()}
+    assert {t for t in ran if t.endswith(".run")} == {f"marts.{nodes[uid]['name']}.run" for uid in marts}
+    marts_tests = {
+        n["name"]
+        for n in nodes.values()
+        if n["resource_type"] == "test" and set(n["depends_on"]["nodes"]) & marts
+    }
+    assert len(ran) == 2 + len(marts) + len(marts_tests)
+    assert {"extract", "notify"} <= ran
+
+
+def test_two_runs_at_once_queue_and_leave_the_tables_intact(stack, first_run):
+    runs = [stack.trigger(DAG_ID, f"concurrent-{i}") for i in (1, 2)]
+    done = [stack.wait_for_run(DAG_ID, run_id) for run_id in runs]
+    assert [r["state"] for r in done] == ["success", "success"], [stack.failures(DAG_ID, r) for r in runs]
+    first, second = sorted(done, key=lambda r: r["start_date"])
+    assert second["start_date"] >= first["end_date"]  # max_active_runs=1: one after the other
+    assert query("SELECT * FROM simple_pipeline ORDER BY id") == EXPECTED_SIMPLE_PIPELINE
+    assert query("SELECT count(*), count(DISTINCT event_id) FROM fct_employee_events") == [(7, 7)]
+
+
+def test_the_password_is_in_no_log_xcom_rendered_field_or_file(stack, first_run):
+    needle = PASSWORD.encode()
+    files = [p for p in [*stack.home.rglob("*"), *SESSION_DIR.joinpath("state").rglob("*")] if p.is_file()]
+    assert any("task_id=analytics.simple_pipeline.run" in str(p) for p in files)  # the task logs
+    assert [p for p in files if needle in p.read_bytes()] == []
+    url = stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg2", "")
+    with psycopg2.connect(url) as db, db.cursor() as cur:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        tables = [t for (t,) in cur.fetchall() if t != "connection"]  # the connection is where it belongs
+        assert {"xcom", "rendered_task_instance_fields", "log", "task_instance"} <= set(tables)
+        for table in tables:
+            cur.execute(f'SELECT count(*) FROM "{table}" t WHERE t::text LIKE %s', (f"%{PASSWORD}%",))
+            assert cur.fetchone()[0] == 0, table
