@@ -8,7 +8,7 @@ export DBT_SPARK_ENGINE_HOME ?= $(CURDIR)/.engine
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo test lint bench engine-up engine-down clean
+.PHONY: install demo ui test lint bench engine-up engine-down clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ $(VENV)/.installed: pyproject.toml
 ## Start the local engine, run the sample DAG, print its rows and tasks, stop the engine.
 demo: install
 	dbt-spark-operator demo
+
+## The local engine and Airflow standalone with the project's DAGs (local execution) until Ctrl-C.
+ui: install
+	dbt-spark-operator ui
 
 ## The whole suite, against a real local engine.
 test: install

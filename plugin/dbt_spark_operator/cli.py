@@ -83,6 +83,12 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args.dag_id or DEMO_DAGS)
 
 
+def _ui(args: argparse.Namespace) -> int:
+    from dbt_spark_operator.ui import run_ui
+
+    return run_ui(args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dbt-spark-operator", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run a sample DAG against the local engine and report")
     demo.add_argument("--dag-id", action="append", help="a DAG to run (repeatable; default: both samples)")
     demo.set_defaults(func=_demo)
+
+    ui = commands.add_parser(
+        "ui", help="the local engine and Airflow standalone with the project's DAGs, until Ctrl-C"
+    )
+    ui.add_argument("--port", type=int, default=8080, help="the Airflow UI's port (default 8080)")
+    ui.set_defaults(func=_ui)
     return parser
 
 
