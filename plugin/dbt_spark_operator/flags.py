@@ -6,6 +6,7 @@ A flag a command rejects ("No such option") is an error when the DAG is parsed, 
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +60,17 @@ def check_flags(command: str, values: Mapping[str, Any]) -> None:
             raise DbtSparkOperatorError(f"unknown dbt flag {name!r}")
         if _is_set(value) and name not in accepted:
             raise DbtSparkOperatorError(f"dbt {command} does not accept {FLAGS[name].option} ({name}=...)")
+        if _is_set(value) and FLAGS[name].kind == "list":
+            for item in _items(value):
+                # Airflow renders arguments as templates, which rewrites line breaks; dbt takes none.
+                if not item.strip() or any(unicodedata.category(c) == "Cc" for c in item):
+                    raise DbtSparkOperatorError(
+                        f"{name} item {item!r} is empty or has a control character (a line break?)"
+                    )
+
+
+def _items(value: str | Sequence[Any]) -> list[str]:
+    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def vars_mapping(value: Mapping[str, Any] | str | None) -> dict[str, Any] | None:
@@ -111,8 +123,7 @@ def argv(command: str, values: Mapping[str, Any]) -> list[str]:
         if flag.kind == "switch":
             args.append(flag.option)
         elif flag.kind == "list":
-            items = [value] if isinstance(value, str) else list(value)
-            args += [flag.option, *(str(v) for v in items)]
+            args += [flag.option, *_items(value)]
         elif flag.kind == "vars":
             args += [flag.option, vars_yaml(vars_mapping(value))]
         else:

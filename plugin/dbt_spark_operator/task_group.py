@@ -55,6 +55,19 @@ def _accepted_args(*classes: type) -> set[str]:
     return names - {"self", "args", "kwargs"}
 
 
+def _precompute_init_signatures(*classes: type) -> None:
+    """Give each ``__init__`` in the classes' MROs its ``__signature__``, which ``inspect.signature`` returns
+    as is. Cosmos reads the signature of every KubernetesPodOperator class for every task it builds:
+    without this, 60 % of parsing a 2,000-task DAG (bench/parse_bench.py, profiled with pyinstrument)."""
+    for cls in classes:
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if inspect.isfunction(init) and "__signature__" not in init.__dict__:
+                init.__signature__ = inspect.signature(init)
+
+
+_precompute_init_signatures(KubernetesPodOperator, AbstractDbtBase)
+
 _ACCEPTED = {
     "kubernetes": _accepted_args(KubernetesPodOperator, AbstractDbtBase),
     "local": _accepted_args(DbtLocalBaseOperator, AbstractDbtBase),
