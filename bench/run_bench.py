@@ -1,0 +1,233 @@
+"""Whole-run time and per-task overhead: a dbt project through a real Airflow vs one ``dbt build``.
+
+For ``dbt/analytics`` and a generated 100-model project (parse_bench.py's generator: chains and
+fan-outs, a not_null test per model), against a local engine of its own:
+
+- the floor: ``dbt build --threads 4`` in one process;
+- Airflow: a DAG holding only ``dbt_task_group(project, execution="local")``, run by the scheduler of a
+  real Airflow 3 (PostgreSQL, LocalExecutor, parallelism 4; tests/airflow_stack.py);
+- per-task overhead: each model task's duration minus the time dbt reports for the model itself
+  (``OK created ... [OK in 0.58s]``, the statements the engine ran), split into before dbt's first
+  log line, dbt around the model, and after dbt's last line.
+
+Medians of ``--runs`` runs; writes bench/RUN_RESULTS.md. Run: ``make bench`` (after parse_bench.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+sys.path[:0] = [str(ROOT / "plugin"), str(ROOT / "tests"), str(ROOT / "bench")]
+
+from parse_bench import generate  # noqa: E402
+
+from airflow_stack import AirflowStack, Postgres  # noqa: E402
+
+THREADS = 4
+NODE_DONE = re.compile(r"\d+ of \d+ OK created .* \[\S+ in (\d+\.\d+)s\]")
+DAG_FILE = """
+from datetime import datetime
+from airflow.sdk import DAG
+from dbt_spark_operator import dbt_task_group
+
+with DAG({dag_id!r}, schedule=None, start_date=datetime(2025, 1, 1), max_active_runs=1):
+    dbt_task_group({project!r}, execution="local")
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _ts(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def dbt_build(project: Path, env: dict[str, str]) -> float:
+    """The floor: one ``dbt build`` of the project in one process."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [str(BIN / "dbt"), "build", "--project-dir", str(project), "--threads", str(THREADS)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"dbt build of {project} failed:\n{proc.stdout[-3000:]}")
+    return time.perf_counter() - started
+
+
+def task_overheads(stack: AirflowStack, dag_id: str, run_id: str) -> list[dict[str, float]]:
+    """Per model task: duration, dbt's model time, and where the rest went (from the task log)."""
+    rows = []
+    for task_id, ti in stack.task_instances(dag_id, run_id).items():
+        if not task_id.endswith(".run"):
+            continue
+        log = stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        entries = [
+            json.loads(line) for line in (log / f"attempt={ti['try_number']}.log").read_text().splitlines()
+        ]
+        dbt_lines = [e for e in entries if e.get("logger") == "task.stdout" or "Running with dbt" in str(e)]
+        node = [float(m.group(1)) for e in entries if (m := NODE_DONE.search(str(e.get("event", ""))))]
+        if not node or not dbt_lines:
+            continue
+        start, end = _ts(ti["start_date"]), _ts(ti["end_date"])
+        first, last = _ts(dbt_lines[0]["timestamp"]), _ts(dbt_lines[-1]["timestamp"])
+        rows.append(
+            {
+                "duration": end - start,
+                "model": node[0],
+                "overhead": end - start - node[0],
+                "before_dbt": first - start,
+                "dbt_besides_model": last - first - node[0],
+                "after_dbt": end - last,
+            }
+        )
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RUN_RESULTS.md")
+    args = parser.parse_args()
+
+    from dbt_spark_operator.engine import EngineConfig, LocalEngine
+    from dbt_spark_operator.project import write_manifest
+
+    tmp = Path(tempfile.mkdtemp(prefix="dbt-spark-run-bench-"))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+        "DBT_TARGET": "local",
+        "DBT_PROFILES_DIR": str(ROOT / "profiles"),
+        "DBT_SPARK_LOCAL_PORT": str(port),
+        "DBT_SPARK_EXECUTION": "local",
+        "DBT_SPARK_STATE_DIR": str(tmp / "state"),
+        "DBT_PACKAGES_DIR": str(tmp / "state" / "packages" / "analytics"),
+    }
+    os.environ.update(env)
+    engine = LocalEngine(EngineConfig.from_env(home=str(tmp / "engine"), port=port))
+    engine.up()
+    postgres = Postgres(_free_port())
+    postgres.start()
+    dags = tmp / "dags"
+    dags.mkdir()
+    projects = {"analytics": ROOT / "dbt" / "analytics", "bench_100": generate(tmp, 100)}
+    stack = AirflowStack(tmp / "airflow", dags, postgres.url, _free_port(), env)
+    results = {}
+    try:
+        # Both sides start from the same state: packages installed, raw events landed, tables built once.
+        subprocess.run(
+            [str(BIN / "dbt"), "deps", "--project-dir", str(projects["analytics"])],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                str(BIN / "dbt"),
+                "run-operation",
+                "load_raw_employee_events",
+                "--project-dir",
+                str(projects["analytics"]),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        for name, project in projects.items():
+            write_manifest(project)
+            (dags / f"bench_{name}.py").write_text(
+                DAG_FILE.format(dag_id=f"bench_{name}", project=str(project))
+            )
+        conn = {
+            "conn_type": "kyuubi",
+            "host": "127.0.0.1",
+            "port": port,
+            "login": "bench",
+            "schema": "default",
+        }
+        stack.start(connections={"kyuubi_default": conn})
+        for name, project in projects.items():
+            floors = [dbt_build(project, env) for _ in range(args.runs)]
+            dag_id = f"bench_{name}"
+            stack.wait_for_dag(dag_id)
+            walls, overheads = [], []
+            for i in range(args.runs):
+                run = stack.wait_for_run(dag_id, stack.trigger(dag_id, f"bench-{i}"), timeout=3600)
+                if run["state"] != "success":
+                    raise SystemExit(f"{dag_id} failed:\n{stack.failures(dag_id, run['dag_run_id'])}")
+                walls.append(_ts(run["end_date"]) - _ts(run["start_date"]))
+                overheads += task_overheads(stack, dag_id, run["dag_run_id"])
+            tasks = len(stack.task_instances(dag_id, "bench-0"))
+            results[name] = {"tasks": tasks, "floor": floors, "airflow": walls, "overheads": overheads}
+            med = {k: statistics.median(o[k] for o in overheads) for k in overheads[0]}
+            floor, wall = statistics.median(floors), statistics.median(walls)
+            print(
+                f"{name} ({tasks} tasks): dbt build {floor:.1f} s, Airflow {wall:.1f} s "
+                f"({wall / floor:.1f}x); "
+                f"model task overhead median {med['overhead']:.2f} s",
+                flush=True,
+            )
+    finally:
+        stack.stop()
+        postgres.stop()
+        engine.down()
+    write_results(args.output, results, args.runs)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def write_results(path: Path, results: dict, runs: int) -> None:
+    lines = [
+        "# Whole-run time and per-task overhead",
+        "",
+        f"Machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+        f"Medians of {runs} runs. Produced by `make bench` (bench/run_bench.py): local execution, a real "
+        f"Airflow 3 (PostgreSQL, LocalExecutor, parallelism {THREADS}) against the local engine; the floor "
+        f"is one `dbt build --threads {THREADS}` of the same project against the same engine.",
+        "",
+        "| project | tasks | dbt build (s) | Airflow run (s) | Airflow / dbt build "
+        "| model task overhead, median (s) | of which before dbt / dbt besides the model / after dbt (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in results.items():
+        floor, wall = statistics.median(r["floor"]), statistics.median(r["airflow"])
+        med = {k: statistics.median(o[k] for o in r["overheads"]) for k in r["overheads"][0]}
+        lines.append(
+            f"| {name} | {r['tasks']} | {floor:.1f} | {wall:.1f} | **{wall / floor:.1f}x** | "
+            f"**{med['overhead']:.2f}** (model {med['model']:.2f} of {med['duration']:.2f}) | "
+            f"{med['before_dbt']:.2f} / {med['dbt_besides_model']:.2f} / {med['after_dbt']:.2f} |"
+        )
+    lines += [
+        "",
+        "Goals (issue 7): Airflow run at most 1.2x the `dbt build` floor; per-task overhead median under "
+        "1.5 s.",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
