@@ -30,9 +30,11 @@ ui: install
 test: install
 	pytest
 
-## DAG parse time and memory vs Cosmos's load paths (writes bench/RESULTS.md; not part of make test).
+## Benchmarks, not part of make test: DAG parse time and memory vs Cosmos's load paths (bench/RESULTS.md),
+## then whole-run time vs one dbt build and per-task overhead through a real Airflow (bench/RUN_RESULTS.md).
 bench: install
 	python bench/parse_bench.py
+	python bench/run_bench.py
 
 lint: install
 	ruff check plugin dags tests bench

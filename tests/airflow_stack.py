@@ -241,5 +241,15 @@ class AirflowStack:
         return "\n".join(report)
 
     def task_instances(self, dag_id: str, run_id: str) -> dict[str, dict[str, Any]]:
-        reply = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 1000})
-        return {ti["task_id"]: ti for ti in reply["task_instances"]}
+        """Every task instance of the run (the API pages at 100)."""
+        found: dict[str, dict[str, Any]] = {}
+        while True:
+            reply = self.request(
+                "GET",
+                f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances",
+                params={"limit": 100, "offset": len(found)},
+            )
+            found.update((ti["task_id"], ti) for ti in reply["task_instances"])
+            total = reply.get("total_entries")
+            if not reply["task_instances"] or (total is not None and len(found) >= total):
+                return found

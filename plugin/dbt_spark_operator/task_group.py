@@ -7,6 +7,7 @@ or a cluster.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -55,18 +56,17 @@ def _accepted_args(*classes: type) -> set[str]:
     return names - {"self", "args", "kwargs"}
 
 
-def _precompute_init_signatures(*classes: type) -> None:
-    """Give each ``__init__`` in the classes' MROs its ``__signature__``, which ``inspect.signature`` returns
-    as is. Cosmos reads the signature of every KubernetesPodOperator class for every task it builds:
-    without this, 60 % of parsing a 2,000-task DAG (bench/parse_bench.py, profiled with pyinstrument)."""
-    for cls in classes:
+@functools.cache
+def _precompute_init_signatures() -> None:
+    """Give each ``__init__`` of the pod operator classes its ``__signature__``, which ``inspect.signature``
+    returns as is. Cosmos reads the signature of every KubernetesPodOperator class for every task it
+    builds: without this, 60 % of parsing a 2,000-task DAG (bench/parse_bench.py, pyinstrument)."""
+    for cls in (KubernetesPodOperator, AbstractDbtBase):
         for klass in cls.__mro__:
             init = klass.__dict__.get("__init__")
             if inspect.isfunction(init) and "__signature__" not in init.__dict__:
                 init.__signature__ = inspect.signature(init)
 
-
-_precompute_init_signatures(KubernetesPodOperator, AbstractDbtBase)
 
 _ACCEPTED = {
     "kubernetes": _accepted_args(KubernetesPodOperator, AbstractDbtBase),
@@ -214,6 +214,8 @@ def dbt_task_group(
         project, execution, conn_id, profile_name, target_name, profile_args, pod, operator_args
     )
     kubernetes = setup.execution == "kubernetes"
+    if kubernetes:
+        _precompute_init_signatures()
     manifest_path = _manifest(setup.path, manifest)
     render_config = RenderConfig(
         load_method=LoadMode.DBT_MANIFEST,
