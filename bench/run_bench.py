@@ -34,7 +34,7 @@ sys.path[:0] = [str(ROOT / "plugin"), str(ROOT / "tests"), str(ROOT / "bench")]
 
 from parse_bench import generate  # noqa: E402
 
-from airflow_stack import AirflowStack, Postgres  # noqa: E402
+from airflow_stack import AirflowStack, Postgres, free_port  # noqa: E402
 
 THREADS = 4
 NODE_DONE = re.compile(r"\d+ of \d+ OK created .* \[\S+ in (\d+\.\d+)s\]")
@@ -46,14 +46,6 @@ from dbt_spark_operator import dbt_task_group
 with DAG({dag_id!r}, schedule=None, start_date=datetime(2025, 1, 1), max_active_runs=1):
     dbt_task_group({project!r}, execution="local")
 """
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _ts(value: str) -> float:
@@ -114,7 +106,7 @@ def main() -> int:
     from dbt_spark_operator.project import write_manifest
 
     tmp = Path(tempfile.mkdtemp(prefix="dbt-spark-run-bench-"))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -130,12 +122,12 @@ def main() -> int:
     os.environ.update(env)
     engine = LocalEngine(EngineConfig.from_env(home=str(tmp / "engine"), port=port))
     engine.up()
-    postgres = Postgres(_free_port())
+    postgres = Postgres(free_port())
     postgres.start()
     dags = tmp / "dags"
     dags.mkdir()
     projects = {"analytics": ROOT / "dbt" / "analytics", "bench_100": generate(tmp, 100)}
-    stack = AirflowStack(tmp / "airflow", dags, postgres.url, _free_port(), env)
+    stack = AirflowStack(tmp / "airflow", dags, postgres.url, free_port(), env)
     results = {}
     try:
         # Both sides start from the same state: packages installed, raw events landed, tables built once.

@@ -13,6 +13,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,24 @@ import psutil
 
 BIN = Path(sys.executable).parent
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def processes_of(home: Path | str) -> list[psutil.Process]:
+    """Processes running with ``home`` as AIRFLOW_HOME in their environment (process titles change)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("AIRFLOW_HOME") == str(home):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
 
 
 def _pg_bin() -> Path:
@@ -171,14 +190,7 @@ class AirflowStack:
 
     def leftovers(self) -> list[psutil.Process]:
         """Processes still running with this stack's AIRFLOW_HOME in their environment."""
-        found = []
-        for proc in psutil.process_iter():
-            try:
-                if proc.environ().get("AIRFLOW_HOME") == str(self.home):
-                    found.append(proc)
-            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-                continue
-        return found
+        return processes_of(self.home)
 
     # The REST API (v2), as a user's script would call it.
     def request(self, method: str, path: str, **kwargs: Any) -> Any:

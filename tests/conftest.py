@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,7 @@ os.environ.update(
     DBT_SPARK_STATE_DIR=str(SESSION_DIR / "state"),  # packages (dbt deps) and docs shared by tasks
     DBT_PACKAGES_DIR=str(SESSION_DIR / "state" / "packages" / "analytics"),  # for dbt run directly
 )
+from airflow_stack import free_port  # noqa: E402, F401 - tests import it from here
 from dbt_spark_operator.demo import airflow_env  # noqa: E402
 from dbt_spark_operator.engine import EngineStatus, LocalEngine, run_query  # noqa: E402
 
@@ -61,12 +61,6 @@ EXPECTED_SIMPLE_PIPELINE = [
     (4, "Diana Prince", "diana@example.com", "Engineering", 28, "Young Professional"),
     (5, "Eve Wilson", "eve@example.com", "Marketing", 32, "Mid-Career"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

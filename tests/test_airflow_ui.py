@@ -18,8 +18,8 @@ from pathlib import Path
 import psycopg2
 import pytest
 
-from airflow_stack import AirflowStack, Postgres
-from conftest import EXPECTED_SIMPLE_PIPELINE, PROJECT, ROOT, SESSION_DIR, free_port, query
+from airflow_stack import AirflowStack, Postgres, free_port
+from conftest import EXPECTED_SIMPLE_PIPELINE, PROJECT, ROOT, SESSION_DIR, query
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

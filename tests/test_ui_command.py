@@ -10,20 +10,9 @@ import subprocess
 import time
 
 import httpx
-import psutil
 
+from airflow_stack import processes_of
 from conftest import BIN, SESSION_DIR, free_port
-
-
-def _processes_of(home: str) -> list[psutil.Process]:
-    found = []
-    for proc in psutil.process_iter():
-        try:
-            if proc.environ().get("AIRFLOW_HOME") == home:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return found
 
 
 def test_ui_serves_the_dags_and_stops_on_ctrl_c(engine):
@@ -57,11 +46,11 @@ def test_ui_serves_the_dags_and_stops_on_ctrl_c(engine):
             dag_ids = {d["dag_id"] for d in dags}
             time.sleep(2)
         assert {"simple_model_test", "sample_dbt_pipeline", "analytics_kubernetes"} <= dag_ids
-        assert _processes_of(home)  # Airflow's services run
+        assert processes_of(home)  # Airflow's services run
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         rest = proc.communicate(timeout=120)[0]
     assert proc.returncode == 0, "".join(lines) + rest
     assert "Airflow stopped" in rest
     assert "engine stopped" not in rest  # the session's engine ran before: left running
-    assert _processes_of(home) == []
+    assert processes_of(home) == []

@@ -271,7 +271,7 @@ def jinja_literal(text: str) -> str:
     Airflow renders a pod's env values with Jinja before the pod starts; the profile's own Jinja
     (``{{ env_var('...') }}``, for dbt) must reach dbt unrendered.
     """
-    return f"{{% raw %}}{text}{{% endraw %}}" if "{{" in text or "{%" in text else text
+    return f"{{% raw %}}{text}{{% endraw %}}" if any(m in text for m in ("{{", "{%", "{#")) else text
 
 
 def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) -> k8s.V1Pod:
