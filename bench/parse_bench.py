@@ -146,11 +146,16 @@ def main() -> int:
     return 0
 
 
+def machine() -> str:
+    """The line every results file starts its description with."""
+    return f"Machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}."
+
+
 def write_results(path: Path, rows: list, runs: int) -> None:
     lines = [
         "# Benchmark results",
         "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
+        f"{machine()} "
         f"Median of {runs} builds in fresh processes (imports excluded); peak RSS of the process.",
         "Produced by `make bench` (bench/parse_bench.py): Kubernetes execution, a not_null test per model.",
         "",

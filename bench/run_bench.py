@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path[:0] = [str(ROOT / "plugin"), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from parse_bench import generate  # noqa: E402
+from parse_bench import generate, machine  # noqa: E402
 
 from airflow_stack import AirflowStack, Postgres, free_port  # noqa: E402
 
@@ -196,8 +195,8 @@ def write_results(path: Path, results: dict, runs: int) -> None:
     lines = [
         "# Whole-run time and per-task overhead",
         "",
-        f"Machine: {platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}. "
-        f"Medians of {runs} runs. Produced by `make bench` (bench/run_bench.py): local execution, a real "
+        f"{machine()} Medians of {runs} runs. Produced by `make bench` (bench/run_bench.py): "
+        "local execution, a real "
         f"Airflow 3 (PostgreSQL, LocalExecutor, parallelism {THREADS}) against the local engine; the floor "
         f"is one `dbt build --threads {THREADS}` of the same project against the same engine.",
         "",

@@ -120,10 +120,11 @@ def _last_commit(table: str) -> str:
 
 
 def _wait_for_rerun(stack: AirflowStack, run_id: str, task_id: str, before: dict[str, int]) -> dict:
+    """The run once the cleared task ran again (a higher try) and the run finished."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
-        run = stack.wait_for_run(DAG_ID, run_id)
-        if _tries(stack, run_id)[task_id] > before[task_id] and run["state"] != "queued":
+        ti = stack.task_instances(DAG_ID, run_id)[task_id]
+        if ti["try_number"] > before[task_id] and ti["state"] in ("success", "failed"):
             return stack.wait_for_run(DAG_ID, run_id)
         time.sleep(2)
     raise AssertionError(f"{task_id} was not rerun")
