@@ -14,11 +14,11 @@ import logging
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk import BaseOperator, TaskGroup
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.airflow.graph import create_test_task_metadata
@@ -26,12 +26,16 @@ from cosmos.constants import DbtResourceType, ExecutionMode, LoadMode, SourceRen
 from cosmos.core.airflow import get_airflow_task
 from cosmos.dbt.graph import DbtNode
 from cosmos.operators.base import AbstractDbtBase
-from cosmos.operators.local import DbtLocalBaseOperator
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.pod import PROJECTS_MOUNT, PodSettings, label_value, resources
 from dbt_spark_operator.profile import DEFAULT_CONN_ID, KyuubiProfileMapping
 from dbt_spark_operator.project import packages_dir, project_dir, write_manifest
+
+if TYPE_CHECKING:
+    from dbt_spark_operator.pod import PodSettings
+
+# Local execution never imports the Kubernetes provider or client (0.6 s in every task process): the
+# pod modules are imported where a pod is built.
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +48,22 @@ def default_execution() -> str:
     return os.environ.get("DBT_SPARK_EXECUTION") or "kubernetes"
 
 
-def _accepted_args(*classes: type) -> set[str]:
+@functools.cache
+def _accepted_args(execution: str) -> frozenset[str]:
+    """Every argument the operators of ``execution`` take."""
+    if execution == "kubernetes":
+        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator as operator
+    else:
+        from cosmos.operators.local import DbtLocalBaseOperator as operator
     names: set[str] = set()
-    for cls in classes:
+    for cls in (operator, AbstractDbtBase):
         for klass in cls.__mro__:
             if klass is object:
                 continue
             names.update(inspect.signature(klass.__init__).parameters)
             if klass is BaseOperator:
                 break
-    return names - {"self", "args", "kwargs"}
+    return frozenset(names - {"self", "args", "kwargs"})
 
 
 @functools.cache
@@ -61,17 +71,13 @@ def _precompute_init_signatures() -> None:
     """Give each ``__init__`` of the pod operator classes its ``__signature__``, which ``inspect.signature``
     returns as is. Cosmos reads the signature of every KubernetesPodOperator class for every task it
     builds: without this, 60 % of parsing a 2,000-task DAG (bench/parse_bench.py, pyinstrument)."""
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
     for cls in (KubernetesPodOperator, AbstractDbtBase):
         for klass in cls.__mro__:
             init = klass.__dict__.get("__init__")
             if inspect.isfunction(init) and "__signature__" not in init.__dict__:
                 init.__signature__ = inspect.signature(init)
-
-
-_ACCEPTED = {
-    "kubernetes": _accepted_args(KubernetesPodOperator, AbstractDbtBase),
-    "local": _accepted_args(DbtLocalBaseOperator, AbstractDbtBase),
-}
 
 
 # The dbt pod's own settings: given as operator arguments they would replace, not extend, the pod's.
@@ -102,7 +108,7 @@ def check_operator_args(operator_args: Mapping[str, Any], execution: str) -> Non
                 f"operator argument {key!r} would replace the dbt pod's own: "
                 + (f"use PodSettings({setting}=...)" if setting else "the pod's command is the package's")
             )
-        if key not in _ACCEPTED[execution]:
+        if key not in _accepted_args(execution):
             raise DbtSparkOperatorError(
                 f"unknown operator argument {key!r} ({execution} execution): "
                 "neither the dbt operators nor KubernetesPodOperator take it"
@@ -133,11 +139,25 @@ class ProjectSetup:
     project_name: str
     mapping: KyuubiProfileMapping
     profile: ProfileConfig
-    pod_args: dict[str, Any]  # the pod every task gets (local execution runs the same argv and env)
     operator_args: dict[str, Any]  # the user's extra operator arguments, checked
+    pod: PodSettings | None
+    profile_yaml: str
+
+    @cached_property
+    def pod_args(self) -> dict[str, Any]:
+        """The pod every task gets (local execution runs the same argv and env)."""
+        from dbt_spark_operator.pod import PodSettings
+
+        pod = self.pod or PodSettings()
+        password_env = self.mapping.password_env_var() if self.mapping.password else None
+        if self.execution == "local" and pod.password_secret is None:  # resolved from the connection
+            pod = pod.with_(password_secret=("local-connection", "password"))
+        return pod.operator_args(self.path.name, self.profile_yaml, password_env)
 
     @property
     def pod_project_dir(self) -> str:
+        from dbt_spark_operator.pod import PROJECTS_MOUNT
+
         return f"{PROJECTS_MOUNT}/{self.path.name}"
 
     @property
@@ -176,12 +196,10 @@ def project_setup(
     profile_name = profile_name or project_yml.get("profile") or project_name
     profile_yaml = mapping.get_profile_file_contents(profile_name, target_name)  # validates, at DAG parse
     profile = ProfileConfig(profile_name=profile_name, target_name=target_name, profile_mapping=mapping)
-    pod = pod or PodSettings()
-    password_env = mapping.password_env_var() if mapping.password else None
-    if execution == "local" and pod.password_secret is None:  # resolved locally from the connection
-        pod = pod.with_(password_secret=("local-connection", "password"))
-    pod_args = pod.operator_args(path.name, profile_yaml, password_env)
-    return ProjectSetup(execution, path, project_name, mapping, profile, pod_args, args)
+    setup = ProjectSetup(execution, path, project_name, mapping, profile, args, pod, profile_yaml)
+    if execution == "kubernetes" or pod is not None:
+        setup.pod_args  # noqa: B018 -- checks the pod settings now, at DAG parse
+    return setup
 
 
 def dbt_task_group(
@@ -359,6 +377,8 @@ def dbt_run_operation(
             **setup.pod_args,
             **setup.operator_args,
         )
+        from dbt_spark_operator.pod import label_value
+
         task.labels = {**task.labels, "dbt-node": label_value(macro_name), "dbt-resource-type": "operation"}
         return task
     from cosmos.operators.local import DbtRunOperationLocalOperator
@@ -383,6 +403,8 @@ def _tasks(group: TaskGroup) -> Iterator[Any]:
 
 def _per_node_pod_settings(task: Any) -> None:
     """Labels naming the dbt node, and resources from the node's ``meta`` when it sets them."""
+    from dbt_spark_operator.pod import label_value, resources
+
     node = (getattr(task, "extra_context", None) or {}).get("dbt_node_config") or {}
     task.labels = {
         **(task.labels or {}),
