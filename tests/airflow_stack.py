@@ -24,6 +24,8 @@ from typing import Any
 import httpx
 import psutil
 
+from dbt_spark_operator.demo import WARM_EXECUTOR
+
 BIN = Path(sys.executable).parent
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 
@@ -98,7 +100,15 @@ class Postgres:
 class AirflowStack:
     """Airflow 3's four services on one machine, with ``dags`` as the DAG folder."""
 
-    def __init__(self, home: Path, dags: Path, db_url: str, api_port: int, env: dict[str, str]) -> None:
+    def __init__(
+        self,
+        home: Path,
+        dags: Path,
+        db_url: str,
+        api_port: int,
+        env: dict[str, str],
+        executor: str = WARM_EXECUTOR,
+    ) -> None:
         self.home = home
         self.api = f"http://127.0.0.1:{api_port}"
         self.password = secrets.token_urlsafe(12)
@@ -108,7 +118,7 @@ class AirflowStack:
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
-            "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+            "AIRFLOW__CORE__EXECUTOR": executor,
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
             # Task processes reach the metadata only through the Execution API, signed with this secret.

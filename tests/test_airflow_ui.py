@@ -140,6 +140,8 @@ def test_metadata_lives_in_postgres_not_sqlite(stack, first_run):
         assert cur.fetchone()[0] == len(stack.task_instances(DAG_ID, first_run)) > 30
     # The write-up's "no such table: dag": no task process fell back to a SQLite file.
     assert not list(stack.home.rglob("*.db"))
+    # Task processes were forked from the warm executor, which imported dbt before starting workers.
+    assert "preloaded dbt for local tasks" in (stack.home / "scheduler.log").read_text(errors="replace")
 
 
 def test_graph_view_shows_every_dbt_node(stack, first_run, browser):

@@ -24,6 +24,7 @@ def airflow_env(root: Path = CHECKOUT, base: dict[str, str] | None = None) -> di
     env.setdefault("DO_NOT_TRACK", "1")
     env.setdefault("DBT_TARGET", "local")
     env.setdefault("DBT_SPARK_EXECUTION", "local")
+    env.setdefault("AIRFLOW__CORE__EXECUTOR", WARM_EXECUTOR)  # task processes start with dbt imported
     # The Kyuubi connection of the DAGs, pointing at the local engine.
     port = env.get("DBT_SPARK_LOCAL_PORT", "10009")
     env.setdefault(
@@ -71,6 +72,8 @@ def task_summary(dag_id: str) -> tuple[str, list[tuple[str, str, float | None]]]
         return str(run.state), [(ti.task_id, str(ti.state), ti.duration) for ti in tis]
 
 
+# Airflow's LocalExecutor with dbt imported before it forks task processes (dbt_spark_operator/warm.py).
+WARM_EXECUTOR = "dbt_spark_operator.warm.WarmLocalExecutor"
 DEMO_DAGS = ("simple_model_test", "sample_dbt_pipeline")
 
 
