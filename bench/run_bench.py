@@ -5,7 +5,9 @@ fan-outs, a not_null test per model), against a local engine of its own:
 
 - the floor: ``dbt build --threads 4`` in one process;
 - Airflow: a DAG holding only ``dbt_task_group(project, execution="local")``, run by the scheduler of a
-  real Airflow 3 (PostgreSQL, LocalExecutor, parallelism 4; tests/airflow_stack.py);
+  real Airflow 3 (PostgreSQL, parallelism 4; tests/airflow_stack.py), once with the project's
+  ``WarmLocalExecutor`` (task processes forked with dbt already imported) and once with Airflow's plain
+  ``LocalExecutor``;
 - per-task overhead: each model task's duration minus the time dbt reports for the model itself
   (``OK created ... [OK in 0.58s]``, the statements the engine ran), split into before dbt's first
   log line, dbt around the model, and after dbt's last line.
@@ -34,8 +36,10 @@ sys.path[:0] = [str(ROOT / "plugin"), str(ROOT / "tests"), str(ROOT / "bench")]
 from parse_bench import generate, machine  # noqa: E402
 
 from airflow_stack import AirflowStack, Postgres, free_port  # noqa: E402
+from dbt_spark_operator.demo import WARM_EXECUTOR  # noqa: E402
 
 THREADS = 4
+EXECUTORS = {"warm": WARM_EXECUTOR, "plain": "LocalExecutor"}
 NODE_DONE = re.compile(r"\d+ of \d+ OK created .* \[\S+ in (\d+\.\d+)s\]")
 DAG_FILE = """
 from datetime import datetime
@@ -98,6 +102,7 @@ def task_overheads(stack: AirflowStack, dag_id: str, run_id: str) -> list[dict[s
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--executors", default="warm,plain", help="comma-separated: warm, plain")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RUN_RESULTS.md")
     args = parser.parse_args()
 
@@ -121,13 +126,11 @@ def main() -> int:
     os.environ.update(env)
     engine = LocalEngine(EngineConfig.from_env(home=str(tmp / "engine"), port=port))
     engine.up()
-    postgres = Postgres(free_port())
-    postgres.start()
     dags = tmp / "dags"
     dags.mkdir()
     projects = {"analytics": ROOT / "dbt" / "analytics", "bench_100": generate(tmp, 100)}
-    stack = AirflowStack(tmp / "airflow", dags, postgres.url, free_port(), env)
-    results = {}
+    results: dict[tuple[str, str], dict] = {}
+    stack = postgres = None
     try:
         # Both sides start from the same state: packages installed, raw events landed, tables built once.
         subprocess.run(
@@ -160,35 +163,54 @@ def main() -> int:
             "login": "bench",
             "schema": "default",
         }
-        stack.start(connections={"kyuubi_default": conn})
-        for name, project in projects.items():
-            floors = [dbt_build(project, env) for _ in range(args.runs)]
-            dag_id = f"bench_{name}"
-            stack.wait_for_dag(dag_id)
-            walls, overheads = [], []
-            for i in range(args.runs):
-                run = stack.wait_for_run(dag_id, stack.trigger(dag_id, f"bench-{i}"), timeout=3600)
-                if run["state"] != "success":
-                    raise SystemExit(f"{dag_id} failed:\n{stack.failures(dag_id, run['dag_run_id'])}")
-                walls.append(_ts(run["end_date"]) - _ts(run["start_date"]))
-                overheads += task_overheads(stack, dag_id, run["dag_run_id"])
-            tasks = len(stack.task_instances(dag_id, "bench-0"))
-            results[name] = {"tasks": tasks, "floor": floors, "airflow": walls, "overheads": overheads}
-            med = {k: statistics.median(o[k] for o in overheads) for k in overheads[0]}
-            floor, wall = statistics.median(floors), statistics.median(walls)
-            print(
-                f"{name} ({tasks} tasks): dbt build {floor:.1f} s, Airflow {wall:.1f} s "
-                f"({wall / floor:.1f}x); "
-                f"model task overhead median {med['overhead']:.2f} s",
-                flush=True,
+        floors = {name: [dbt_build(path, env) for _ in range(args.runs)] for name, path in projects.items()}
+        for executor in args.executors.split(","):  # each its own metadata database and Airflow
+            postgres = Postgres(free_port())
+            postgres.start()
+            stack = AirflowStack(
+                tmp / f"airflow-{executor}", dags, postgres.url, free_port(), env, EXECUTORS[executor]
             )
+            stack.start(connections={"kyuubi_default": conn})
+            for name in projects:
+                results[name, executor] = measure_runs(stack, f"bench_{name}", executor, args.runs)
+                results[name, executor]["floor"] = floors[name]
+                report(name, executor, results[name, executor])
+            stack.stop()
+            postgres.stop()
+            stack = postgres = None
     finally:
-        stack.stop()
-        postgres.stop()
+        if stack is not None:
+            stack.stop()
+        if postgres is not None:
+            postgres.stop()
         engine.down()
     write_results(args.output, results, args.runs)
     print(f"wrote {args.output}")
     return 0
+
+
+def measure_runs(stack: AirflowStack, dag_id: str, executor: str, runs: int) -> dict:
+    """Trigger ``runs`` runs one after the other: their wall times and their model tasks' overheads."""
+    stack.wait_for_dag(dag_id)
+    walls, overheads = [], []
+    for i in range(runs):
+        run = stack.wait_for_run(dag_id, stack.trigger(dag_id, f"bench-{executor}-{i}"), timeout=3600)
+        if run["state"] != "success":
+            raise SystemExit(f"{dag_id} failed:\n{stack.failures(dag_id, run['dag_run_id'])}")
+        walls.append(_ts(run["end_date"]) - _ts(run["start_date"]))
+        overheads += task_overheads(stack, dag_id, run["dag_run_id"])
+    tasks = len(stack.task_instances(dag_id, f"bench-{executor}-0"))
+    return {"tasks": tasks, "airflow": walls, "overheads": overheads}
+
+
+def report(name: str, executor: str, r: dict) -> None:
+    floor, wall = statistics.median(r["floor"]), statistics.median(r["airflow"])
+    overhead = statistics.median(o["overhead"] for o in r["overheads"])
+    print(
+        f"{name} ({r['tasks']} tasks, {executor}): dbt build {floor:.1f} s, Airflow {wall:.1f} s "
+        f"({wall / floor:.1f}x); model task overhead median {overhead:.2f} s",
+        flush=True,
+    )
 
 
 def write_results(path: Path, results: dict, runs: int) -> None:
@@ -197,18 +219,20 @@ def write_results(path: Path, results: dict, runs: int) -> None:
         "",
         f"{machine()} Medians of {runs} runs. Produced by `make bench` (bench/run_bench.py): "
         "local execution, a real "
-        f"Airflow 3 (PostgreSQL, LocalExecutor, parallelism {THREADS}) against the local engine; the floor "
-        f"is one `dbt build --threads {THREADS}` of the same project against the same engine.",
+        f"Airflow 3 (PostgreSQL, parallelism {THREADS}) against the local engine; the floor "
+        f"is one `dbt build --threads {THREADS}` of the same project against the same engine. Executor "
+        "`warm`: the project's WarmLocalExecutor (task processes forked with dbt imported); `plain`: "
+        "Airflow's LocalExecutor.",
         "",
-        "| project | tasks | dbt build (s) | Airflow run (s) | Airflow / dbt build "
+        "| project | tasks | executor | dbt build (s) | Airflow run (s) | Airflow / dbt build "
         "| model task overhead, median (s) | of which before dbt / dbt besides the model / after dbt (s) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for name, r in results.items():
+    for (name, executor), r in results.items():
         floor, wall = statistics.median(r["floor"]), statistics.median(r["airflow"])
         med = {k: statistics.median(o[k] for o in r["overheads"]) for k in r["overheads"][0]}
         lines.append(
-            f"| {name} | {r['tasks']} | {floor:.1f} | {wall:.1f} | **{wall / floor:.1f}x** | "
+            f"| {name} | {r['tasks']} | {executor} | {floor:.1f} | {wall:.1f} | **{wall / floor:.1f}x** | "
             f"**{med['overhead']:.2f}** (model {med['model']:.2f} of {med['duration']:.2f}) | "
             f"{med['before_dbt']:.2f} / {med['dbt_besides_model']:.2f} / {med['after_dbt']:.2f} |"
         )
