@@ -13,6 +13,7 @@ import yaml
 from airflow.dag_processing.dagbag import DagBag
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG
+from airflow.sdk.definitions._internal.dag_parsing_context import _airflow_parsing_context_manager
 from kubernetes.client import models as k8s
 
 from conftest import BIN, PROJECT, ROOT, kyuubi_connection
@@ -27,6 +28,41 @@ def dags(airflow_db):
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
     return bag.dags
+
+
+# Relations and objects compared by what they hold below, not by identity.
+NOT_SETTINGS = {
+    "upstream_task_ids",
+    "downstream_task_ids",
+    "task_group",
+    "_BaseOperator__init_kwargs",
+    "profile_config",
+    "dbt_setup",
+}
+
+
+def settings(task) -> dict[str, str]:
+    return {k: repr(v) for k, v in vars(task).items() if k not in NOT_SETTINGS}
+
+
+@pytest.mark.parametrize("folder", ["dags", "tests/integration_dags"])
+def test_a_task_process_renders_only_its_node_and_gets_the_same_task(folder, airflow_db):
+    """Airflow names the running task in its parsing context; the DAG file then renders only that node's
+    tasks, and the task it finds is the task the scheduler planned, setting for setting."""
+    checked = 0
+    for dag_id, dag in DagBag(dag_folder=str(ROOT / folder)).dags.items():
+        for task_id, task in dag.task_dict.items():
+            with _airflow_parsing_context_manager(dag_id=dag_id, task_id=task_id):
+                narrowed = DagBag(dag_folder=dag.fileloc).dags[dag_id]
+            again = narrowed.task_dict[task_id]
+            assert type(again) is type(task) and settings(again) == settings(task), task_id
+            if hasattr(task, "profile_config"):
+                profile = again.profile_config.profile_mapping.get_profile_file_contents("p", "t")
+                assert profile == task.profile_config.profile_mapping.get_profile_file_contents("p", "t")
+            if "dbt_node_config" in (getattr(task, "extra_context", None) or {}):  # a dbt_task_group task
+                assert len(narrowed.tasks) < len(dag.tasks), task_id
+                checked += 1
+    assert checked >= 10  # every dbt task of the folder, in each of its DAGs
 
 
 def pod_tasks(dag):
