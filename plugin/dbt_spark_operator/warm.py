@@ -7,7 +7,7 @@ does that once, in the scheduler before it forks the workers, so every task proc
 
     AIRFLOW__CORE__EXECUTOR=dbt_spark_operator.warm.WarmLocalExecutor
 
-It costs the scheduler about 2 s at start (measured here; 4 s on a loaded machine) and about 250 MB of
+It costs the scheduler about 2 s at start (measured here; 4 s on a loaded machine) and about 160 MB of
 memory, shared copy-on-write with the workers. Nothing connects to an engine or reads a project: only
 imports and in-process caches. Kubernetes execution does
 not need it (each task is a fresh pod).
