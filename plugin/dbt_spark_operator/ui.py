@@ -43,7 +43,9 @@ def run_ui(port: int = 8080) -> int:
     started_engine = not engine.status().running
     print(f"engine {engine.up().describe()}", flush=True)
     proc = None
-    # Ctrl-C reaches the whole terminal group; SIGTERM (a supervisor) is handled the same way.
+    # Ctrl-C reaches the whole terminal group; SIGTERM (a supervisor) is handled the same way. SIGINT is
+    # set explicitly: a process started in the background by a script inherits it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         write_manifest("analytics")
