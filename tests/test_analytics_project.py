@@ -38,6 +38,16 @@ def test_every_relation_is_built_as_iceberg(built):
     assert {"stg_employees", "stg_employee_events"} <= views
 
 
+def test_a_model_run_lists_relations_with_two_catalog_calls(built, tmp_path):
+    """macros/list_relations.sql: SHOW TABLES and SHOW VIEWS instead of dbt-spark's DESCRIBE of every table
+    (its fallback for Iceberg), and the existing Iceberg table is still replaced in place, not dropped."""
+    _ok(dbt("run", "-s", "department_summary", "--log-level-file", "debug", "--log-path", str(tmp_path)))
+    statements = [line.strip().lower() for line in (tmp_path / "dbt.log").read_text().splitlines()]
+    assert "show tables in default" in statements and "show views in default" in statements
+    assert not [s for s in statements if s.startswith(("describe", "show table extended", "drop "))]
+    assert "create or replace table default.department_summary" in statements
+
+
 def test_department_summary_aggregates(built):
     rows = query("SELECT department, head_count, young_professionals FROM department_summary ORDER BY 1")
     assert rows == [("Engineering", 2, 2), ("Marketing", 2, 0), ("Sales", 1, 0)]
