@@ -28,6 +28,8 @@ def test_ui_serves_the_dags_and_stops_on_ctrl_c(engine):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # Started with SIGINT ignored, as from a script in the background: Ctrl-C must still stop it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     lines = []
     try:
