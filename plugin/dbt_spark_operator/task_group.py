@@ -32,11 +32,9 @@ from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.profile import DEFAULT_CONN_ID, KyuubiProfileMapping
 from dbt_spark_operator.project import packages_dir, project_dir, write_manifest
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # local execution never imports the Kubernetes provider or client (0.6 s a task
+    # process): the pod modules are imported where a pod is built
     from dbt_spark_operator.pod import PodSettings
-
-# Local execution never imports the Kubernetes provider or client (0.6 s in every task process): the
-# pod modules are imported where a pod is built.
 
 log = logging.getLogger(__name__)
 
@@ -255,9 +253,11 @@ def dbt_task_group(
         _precompute_init_signatures()
     manifest_path = _manifest(setup.path, manifest)
     group_id = group_id or setup.project_name
+    # Our own typed read of the manifest, at most once per call (Cosmos reads it too, for its own graph).
+    parsed = functools.cache(functools.partial(_read_manifest, manifest_path))
     render_config = RenderConfig(
         load_method=LoadMode.DBT_MANIFEST,
-        select=running_task_selector(group_id, manifest_path) or list(select),
+        select=running_task_selector(group_id, parsed) or list(select),
         exclude=list(exclude),
         test_behavior=TestBehavior.AFTER_EACH,
         # A source with tests or freshness is a task (dbt source freshness) with its tests after it.
@@ -265,7 +265,8 @@ def dbt_task_group(
         # A test of two models (relationships) runs once both exist, as a task of its own.
         should_detach_multiple_parents_tests=True,
     )
-    render_config.node_converters = {DbtResourceType.TEST: OneTaskPerTest(manifest_path, render_config)}
+    tests = OneTaskPerTest(manifest_path, parsed, render_config)
+    render_config.node_converters = {DbtResourceType.TEST: tests}
     project_config = ProjectConfig(
         # In Kubernetes execution the project path is the pod's (ExecutionConfig), not this host's.
         dbt_project_path=None if kubernetes else setup.path,
@@ -327,7 +328,13 @@ class _Manifest(msgspec.Struct):
     sources: dict[str, _ManifestSource] = {}
 
 
-def running_task_selector(group_id: str, manifest: Path) -> list[str] | None:
+def _read_manifest(path: Path) -> _Manifest:
+    """The manifest fields this module uses, typed: msgspec skips the rest (a fifth of json.loads's time
+    for 2,000 nodes, bench/parse_bench.py)."""
+    return msgspec.json.decode(path.read_bytes(), type=_Manifest)
+
+
+def running_task_selector(group_id: str, manifest: Callable[[], _Manifest]) -> list[str] | None:
     """In an Airflow task process, a dbt selector for only the node(s) whose tasks hold the running task.
 
     A task process parses its DAG file to find its one task; rendering the whole project there costs as
@@ -346,7 +353,7 @@ def running_task_selector(group_id: str, manifest: Path) -> list[str] | None:
     head, found, rest = task_id.partition(f"{group_id}.")
     if not found or (head and not head.endswith(".")):
         return None
-    parsed = msgspec.json.decode(manifest.read_bytes(), type=_Manifest)
+    parsed = manifest()
     name, dot, _ = rest.partition(".")
     for node in parsed.nodes.values():
         kind = node.resource_type
@@ -376,8 +383,9 @@ class OneTaskPerTest:
 
     __name__ = "one_task_per_test"  # Cosmos logs converters by name
 
-    def __init__(self, manifest: Path, render_config: RenderConfig) -> None:
+    def __init__(self, manifest: Path, parsed: Callable[[], _Manifest], render_config: RenderConfig) -> None:
         self.manifest = manifest
+        self.parsed = parsed
         self.render_config = render_config
         self._by_parent: dict[str, list[DbtNode]] = {}
         self._detached: dict[str, DbtNode] = {}
@@ -386,10 +394,8 @@ class OneTaskPerTest:
 
     def _load(self) -> None:
         """Index the manifest's tests (read on the first call only)."""
-        # Cosmos has read the manifest already but does not hand its nodes to converters: read it again,
-        # typed (a fifth of json.loads's time for 2,000 nodes, bench/parse_bench.py).
-        nodes = msgspec.json.decode(self.manifest.read_bytes(), type=_Manifest).nodes
-        for test_id, item in nodes.items():
+        # Cosmos does not hand the nodes it read to converters: our typed read of the manifest.
+        for test_id, item in self.parsed().nodes.items():
             if item.resource_type != "test":
                 continue
             test = DbtNode(
