@@ -1,7 +1,9 @@
 """The full pipeline: debug -> deps -> seed -> load -> the per-model task group -> snapshot -> source
 freshness -> docs, mixing the nine-operator suite with ``dbt_task_group``.
 
-Execution from ``DBT_SPARK_EXECUTION`` (kubernetes by default; ``make demo`` runs it locally).
+Execution from ``DBT_SPARK_EXECUTION`` (kubernetes by default; ``make demo`` runs it locally). When the
+connection ``kyuubi_default`` has a password (auth LDAP), pods read it from the Kubernetes Secret
+``kyuubi-credentials`` (key ``password``); local runs take it from the connection.
 """
 
 from __future__ import annotations
@@ -17,9 +19,12 @@ from dbt_spark_operator import (
     DbtSparkFreshnessOperator,
     DbtSparkSeedOperator,
     DbtSparkSnapshotOperator,
+    PodSettings,
     dbt_run_operation,
     dbt_task_group,
 )
+
+POD = PodSettings(password_secret=("kyuubi-credentials", "password"))
 
 
 @dag(
@@ -32,14 +37,14 @@ from dbt_spark_operator import (
     doc_md=__doc__,
 )
 def sample_dbt_pipeline() -> None:
-    debug = DbtSparkDebugOperator(task_id="dbt_debug")
-    deps = DbtSparkDepsOperator(task_id="dbt_deps")
-    seed = DbtSparkSeedOperator(task_id="dbt_seed", full_refresh=True)
-    load = dbt_run_operation("load_raw_employee_events", "load_raw_employee_events")
-    models = dbt_task_group("analytics", group_id="models", select=["path:models"])
-    snapshot = DbtSparkSnapshotOperator(task_id="dbt_snapshot")
-    freshness = DbtSparkFreshnessOperator(task_id="dbt_source_freshness", select="source:raw")
-    docs = DbtSparkDocsOperator(task_id="dbt_docs_generate")
+    debug = DbtSparkDebugOperator(task_id="dbt_debug", pod=POD)
+    deps = DbtSparkDepsOperator(task_id="dbt_deps", pod=POD)
+    seed = DbtSparkSeedOperator(task_id="dbt_seed", full_refresh=True, pod=POD)
+    load = dbt_run_operation("load_raw_employee_events", "load_raw_employee_events", pod=POD)
+    models = dbt_task_group("analytics", group_id="models", select=["path:models"], pod=POD)
+    snapshot = DbtSparkSnapshotOperator(task_id="dbt_snapshot", pod=POD)
+    freshness = DbtSparkFreshnessOperator(task_id="dbt_source_freshness", select="source:raw", pod=POD)
+    docs = DbtSparkDocsOperator(task_id="dbt_docs_generate", pod=POD)
     debug >> deps >> seed >> load >> models >> snapshot >> freshness >> docs
 
 

@@ -219,11 +219,12 @@ def test_secret_reaches_pods_only_as_a_secret_reference(monkeypatch):
         assert profile["password"] == "{{ env_var('COSMOS_CONN_KYUUBI_PASSWORD') }}"
         kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
 
-    with (
-        pytest.raises(DbtSparkOperatorError, match="has a password: name the Kubernetes Secret"),
-        DAG("no_secret", schedule=None, start_date=datetime(2025, 1, 1)),
-    ):
+    # Without a Secret named, the DAG parses (the connection is not read there); the task fails when it
+    # builds its pod, before any pod exists, naming what to set.
+    with DAG("no_secret", schedule=None, start_date=datetime(2025, 1, 1)) as no_secret:
         dbt_task_group("analytics", conn_id="kyuubi_ldap", execution="kubernetes")
+    with pytest.raises(DbtSparkOperatorError, match="has a password: name the Kubernetes Secret"):
+        render_pod(no_secret.task_dict["analytics.simple_pipeline.run"])
 
 
 @pytest.mark.parametrize(
@@ -233,7 +234,11 @@ def test_secret_reaches_pods_only_as_a_secret_reference(monkeypatch):
         ({"select": ["tag:nothing_has_this"]}, "matches no node of dbt project analytics"),
         ({"execution": "docker"}, "execution must be kubernetes or local, got 'docker'"),
         ({"pod": "big"}, None),
-        ({"conn_id": "missing_conn"}, "Kyuubi connection 'missing_conn' is not defined"),
+        ({"profile_args": {"hots": "kyuubi"}}, "profile_args: unknown key 'hots'; use one of host, "),
+        ({"profile_args": {"port": "10009x"}}, "profile_args: port must be a whole number, got '10009x'"),
+        ({"profile_args": {"auth": "ldapp"}}, "profile_args: auth must be one of NONE, NOSASL, LDAP"),
+        ({"profile_args": {"password": "pw"}}, "profile_args must not hold the password"),
+        ({"profile_args": {"use_ssl": "maybe"}}, "profile_args: use_ssl must be true or false"),
     ],
 )
 def test_bad_arguments_fail_at_dag_parse(kwargs, message):

@@ -7,6 +7,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
@@ -39,42 +40,85 @@ def _engine(args: argparse.Namespace) -> int:
 def _manifest(args: argparse.Namespace) -> int:
     from dbt_spark_operator.project import write_manifest
 
-    print(write_manifest(args.project))
+    print(write_manifest(args.project, args.target))
     return 0
 
 
 def _pods(args: argparse.Namespace) -> int:
     import yaml
 
-    with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; stdout is for the YAML
-        docs = _render_pods(args)
+    # Airflow logs to stdout, set up when it is first imported; stdout is for the YAML.
+    with contextlib.redirect_stdout(sys.stderr):
+        from dbt_spark_operator.pod import pod_manifest, render_pod
+
+        dag = _load_dag(args.dag_id, args.dags_folder)
+        tasks = [t for t in dag.tasks if hasattr(t, "build_pod_request_obj")]
+        if args.task:
+            tasks = [t for t in tasks if t.task_id == args.task]
+            if not tasks:
+                raise DbtSparkOperatorError(f"DAG {args.dag_id!r} has no pod task {args.task!r}")
+        if not tasks:
+            raise DbtSparkOperatorError(f"DAG {args.dag_id!r} has no pod tasks (local execution?)")
+        docs = [pod_manifest(render_pod(task)) for task in tasks]
     print(yaml.safe_dump_all(docs, sort_keys=False), end="")
     return 0
 
 
-def _render_pods(args: argparse.Namespace) -> list[dict]:
+def _check(args: argparse.Namespace) -> int:
+    with contextlib.redirect_stdout(sys.stderr):  # Airflow logs to stdout; stdout is for the verdict
+        dag = _load_dag(args.dag_id, args.dags_folder)
+        checked, problems = check_dag(dag)
+    if not checked:
+        raise DbtSparkOperatorError(f"DAG {args.dag_id!r} has no dbt task of this package")
+    if problems:
+        print(f"DAG {args.dag_id}: {len(problems)} problem(s) in {checked} dbt tasks")
+        for problem in problems:
+            print(f"- {problem}")
+        return 1
+    print(f"DAG {args.dag_id}: {checked} dbt tasks checked, connection, profile and pods OK")
+    return 0
+
+
+def check_dag(dag: Any) -> tuple[int, list[str]]:
+    """Each dbt task of ``dag`` as it would start: connection read and checked, profile rendered, pod
+    built (pod-based tasks). Returns how many tasks were checked and each distinct problem, once."""
+    from dbt_spark_operator.pod import render_pod
+
+    problems: dict[str, list[str]] = {}
+    checked = 0
+    for task in dag.tasks:
+        setup = getattr(task, "dbt_setup", None)
+        if setup is None:
+            continue
+        checked += 1
+        try:
+            if hasattr(task, "build_pod_request_obj"):
+                render_pod(task)
+            else:  # a Cosmos local operator: the profile it would render
+                setup.apply_connection(task)
+        except Exception as exc:  # noqa: BLE001 -- every problem is reported, none stops the check
+            text = str(exc).strip().splitlines()
+            ours = isinstance(exc, DbtSparkOperatorError) and text
+            message = text[0] if ours else f"{type(exc).__name__}: {exc}"
+            problems.setdefault(message, []).append(task.task_id)
+    return checked, [
+        f"{message} ({len(ids)} task{'s' if len(ids) > 1 else ''}: {ids[0]}{', ...' if len(ids) > 1 else ''})"
+        for message, ids in problems.items()
+    ]
+
+
+def _load_dag(dag_id: str, dags_folder: str | None) -> Any:
     from airflow.dag_processing.dagbag import DagBag
 
-    from dbt_spark_operator.pod import pod_manifest, render_pod
     from dbt_spark_operator.project import CHECKOUT
 
-    folder = args.dags_folder or os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or str(CHECKOUT / "dags")
+    folder = dags_folder or os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or str(CHECKOUT / "dags")
     bag = DagBag(dag_folder=folder)
-    if args.dag_id not in bag.dags:
-        problem = next((e for f, e in bag.import_errors.items() if args.dag_id in f), None)
-        raise DbtSparkOperatorError(
-            f"DAG {args.dag_id!r} not found in {folder}"
-            + (f": {problem.strip().splitlines()[-1]}" if problem else "")
-        )
-    dag = bag.dags[args.dag_id]
-    tasks = [t for t in dag.tasks if hasattr(t, "build_pod_request_obj")]
-    if args.task:
-        tasks = [t for t in tasks if t.task_id == args.task]
-        if not tasks:
-            raise DbtSparkOperatorError(f"DAG {args.dag_id!r} has no pod task {args.task!r}")
-    if not tasks:
-        raise DbtSparkOperatorError(f"DAG {args.dag_id!r} has no pod tasks (local execution?)")
-    return [pod_manifest(render_pod(task)) for task in tasks]
+    if dag_id not in bag.dags:
+        problem = next((e for f, e in bag.import_errors.items() if dag_id in f), None)
+        why = f": {problem.strip().splitlines()[-1]}" if problem else ""
+        raise DbtSparkOperatorError(f"DAG {dag_id!r} not found in {folder}{why}")
+    return bag.dags[dag_id]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -104,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         "manifest", help="parse a dbt project (no engine needed) and print its manifest.json path"
     )
     manifest.add_argument("project", help="project name under dbt/ or a path")
+    manifest.add_argument("--target", default="kyuubi", help="the target name the DAGs use (default kyuubi)")
     manifest.set_defaults(func=_manifest)
 
     pods = commands.add_parser(
@@ -113,6 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     pods.add_argument("--task", help="only this task id")
     pods.add_argument("--dags-folder", help="default AIRFLOW__CORE__DAGS_FOLDER, else dags/ of the checkout")
     pods.set_defaults(func=_pods)
+
+    check = commands.add_parser(
+        "check",
+        help="read the DAG's connection and check the profile and pod of every dbt task (no cluster needed)",
+    )
+    check.add_argument("dag_id")
+    check.add_argument("--dags-folder", help="default AIRFLOW__CORE__DAGS_FOLDER, else dags/ of the checkout")
+    check.set_defaults(func=_check)
 
     demo = commands.add_parser("demo", help="run a sample DAG against the local engine and report")
     demo.add_argument("--dag-id", action="append", help="a DAG to run (repeatable; default: both samples)")

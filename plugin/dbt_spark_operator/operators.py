@@ -128,6 +128,7 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         return argv(self.command, self.flag_values) + list(self.dbt_flags)
 
     def execute(self, context: Any) -> dict[str, Any]:
+        self.dbt_setup.apply_connection(self)  # the connection is read now, never at DAG parse
         self.build_kube_args(context, self.add_cmd_flags())
         if self.dbt_setup.execution == "kubernetes":
             self.log.info("Running command: %s", self.cmds + self.arguments)
@@ -157,7 +158,14 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
                 last.append(text)
 
         with tempfile.TemporaryDirectory(prefix="dbt-spark-") as workdir:
-            rc, _ = run_locally(pod, Path(workdir), self.dbt_setup.secrets, on_line, on_start=self._started)
+            rc, _ = run_locally(
+                pod,
+                Path(workdir),
+                self.dbt_setup.secrets,
+                on_line,
+                on_start=self._started,
+                project=self.dbt_setup.path,
+            )
             # What the pod's script handed to the XCom sidecar, as in a cluster.
             path = Path(workdir) / "xcom" / "return.json"
             artifact = json.loads(path.read_text()) if path.is_file() else None

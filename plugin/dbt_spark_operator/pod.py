@@ -167,10 +167,9 @@ class PodSettings:
             *self.extra_volume_mounts,
         ]
 
-    def operator_args(
-        self, project_name: str, profile_yaml: str, password_env_var: str | None
-    ) -> dict[str, Any]:
-        """Keyword arguments for every Cosmos Kubernetes dbt operator of one project."""
+    def operator_args(self, project_name: str) -> dict[str, Any]:
+        """Keyword arguments for every Cosmos Kubernetes dbt operator of one project (DAG parse: no
+        connection is read; :meth:`connection_env` adds the profile when the task runs)."""
         env = {
             "DBT_PROJECT_DIR": f"{PROJECTS_MOUNT}/{project_name}",
             "DBT_PROFILES_DIR": PROFILES_DIR,
@@ -179,18 +178,8 @@ class PodSettings:
             "DBT_PACKAGES_DIR": f"{STATE_MOUNT}/packages/{project_name}",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "HOME": SCRATCH_MOUNT,  # nothing else is writable
-            PROFILE_ENV: jinja_literal(profile_yaml),
             **self.env,
         }
-        secrets = []
-        if password_env_var:
-            if self.password_secret is None:
-                raise DbtSparkOperatorError(
-                    "the Kyuubi connection has a password: name the Kubernetes Secret that holds it, "
-                    "PodSettings(password_secret=('secret-name', 'key'))"
-                )
-            name, key = self.password_secret
-            secrets.append(Secret("env", password_env_var, name, key))
         return {
             "image": self.image,
             "image_pull_policy": self.image_pull_policy,
@@ -198,7 +187,7 @@ class PodSettings:
             "service_account_name": self.service_account_name,
             "cmds": ["/bin/sh", "-c", POD_SCRIPT, "dbt-spark-pod"],
             "env_vars": [k8s.V1EnvVar(name=k, value=v) for k, v in env.items()],
-            "secrets": secrets,
+            "secrets": [],
             "volumes": self.volumes(),
             "volume_mounts": self.volume_mounts(),
             "container_resources": self.resources,
@@ -224,6 +213,22 @@ class PodSettings:
             "on_finish_action": "delete_pod",
             "startup_timeout_seconds": self.startup_timeout_seconds,
         }
+
+    def connection_env(
+        self, profile_yaml: str, password_env_var: str | None
+    ) -> tuple[k8s.V1EnvVar, list[Secret]]:
+        """What a task adds to its pod when it runs: the rendered profile (secrets only as ``env_var()``
+        references) and, when the connection has a password, the Secret reference that carries it."""
+        secrets = []
+        if password_env_var:
+            if self.password_secret is None:
+                raise DbtSparkOperatorError(
+                    "the Kyuubi connection has a password: name the Kubernetes Secret that holds it, "
+                    "PodSettings(password_secret=('secret-name', 'key'))"
+                )
+            name, key = self.password_secret
+            secrets.append(Secret("env", password_env_var, name, key))
+        return k8s.V1EnvVar(name=PROFILE_ENV, value=profile_yaml), secrets
 
 
 def _volume(name: str, pvc: str | None, host_path: str, host_path_type: str) -> k8s.V1Volume:
@@ -265,18 +270,10 @@ def task_context(task: Any, run_id: str = "manual__render") -> dict[str, Any]:
     }
 
 
-def jinja_literal(text: str) -> str:
-    """``text`` as an Airflow template that renders to itself.
-
-    Airflow renders a pod's env values with Jinja before the pod starts; the profile's own Jinja
-    (``{{ env_var('...') }}``, for dbt) must reach dbt unrendered.
-    """
-    return f"{{% raw %}}{text}{{% endraw %}}" if any(m in text for m in ("{{", "{%", "{#")) else text
-
-
 def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) -> k8s.V1Pod:
-    """The pod a Cosmos Kubernetes dbt task would create, as a worker builds it: templates rendered,
-    then KubernetesPodOperator's own build path (on a copy: rendering replaces the task's fields).
+    """The pod a Cosmos Kubernetes dbt task would create, as a worker builds it: templates rendered, the
+    Kyuubi connection read (the profile and the password's Secret reference added), then
+    KubernetesPodOperator's own build path (on a copy: rendering replaces the task's fields).
 
     A task instance is stood in for by its identifying fields (:func:`task_context`); ``dry_run`` skips
     the one step that asks a live Kubernetes client (whether the worker runs in-cluster, a label).
@@ -284,6 +281,8 @@ def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) 
     task = copy.deepcopy(task)
     context = task_context(task, run_id)
     task.render_template_fields(context)
+    if getattr(task, "dbt_setup", None) is not None:  # the connection, read as the task reads it
+        task.dbt_setup.apply_connection(task)
     task.build_kube_args(context, task.add_cmd_flags() if hasattr(task, "add_cmd_flags") else None)
     return task.build_pod_request_obj(context, dry_run=dry_run)
 
@@ -303,10 +302,12 @@ def run_locally(
     on_line: Callable[[str], None] = print,
     bin_dir: Path | None = None,
     on_start: Callable[[int], None] | None = None,
+    project: Path | None = None,
 ) -> tuple[int, dict[str, str]]:
     """Run a pod's command, args and env as a local process; return its exit code and the env it had.
 
-    Mounted paths map to local directories: the projects volume to :func:`projects_root`, the shared
+    Mounted paths map to local directories: the projects volume to :func:`projects_root` (and the pod's
+    ``<projects>/<name>`` to ``project``, a project directory anywhere on this machine), the shared
     state volume to :func:`state_dir`, the emptyDirs (and the XCom sidecar's directory, when the pod
     has the sidecar) to fresh directories under ``workdir``. The process
     gets the pod's env (Secret references resolved from ``secrets`` by variable name) and ``PATH``,
@@ -323,6 +324,8 @@ def run_locally(
         SCRATCH_MOUNT: str(scratch),
         XCOM_DIR: str(workdir / "xcom"),  # where the sidecar would read return.json
     }
+    if project is not None:
+        paths[f"{PROJECTS_MOUNT}/{project.name}"] = str(project)
 
     mounts = re.compile("|".join(re.escape(m) for m in sorted(paths, key=len, reverse=True)) + r"(?![\w.-])")
 

@@ -65,6 +65,29 @@ class KyuubiProfileMapping(BaseProfileMapping):
         self, conn_id: str = DEFAULT_CONN_ID, profile_args: dict[str, Any] | None = None, **kwargs: Any
     ):
         super().__init__(conn_id, profile_args, **kwargs)
+        self.check_profile_args()
+
+    def check_profile_args(self) -> None:
+        """Check ``profile_args`` on their own (DAG parse: the connection is read only when a task runs)."""
+        args = self.profile_args
+        unknown = sorted(set(args) - set(self.airflow_param_mapping))
+        if unknown:
+            known = ", ".join(self.airflow_param_mapping)
+            raise DbtSparkOperatorError(f"profile_args: unknown key {unknown[0]!r}; use one of {known}")
+        if "password" in args:
+            raise DbtSparkOperatorError(
+                "profile_args must not hold the password (it would sit in the DAG file): "
+                f"set it on the connection {self.conn_id!r}"
+            )
+        _check_types(
+            {**DEFAULTS, **{k: v for k, v in args.items() if v is not None}},
+            lambda problem: DbtSparkOperatorError(f"profile_args: {problem}"),
+        )
+        ssp = args.get("server_side_parameters")
+        if ssp is not None and not isinstance(ssp, dict):
+            raise DbtSparkOperatorError(
+                f"profile_args: server_side_parameters must be a mapping, got {type(ssp).__name__}"
+            )
 
     @property
     def conn(self) -> Any:
@@ -159,23 +182,11 @@ class KyuubiProfileMapping(BaseProfileMapping):
         return {str(k): str(v) for k, v in merged.items()} or None
 
     def _validate(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The profile's values typed and free of contradictions, or one error naming the connection."""
         if not values.get("host"):
             raise self._error("has no host")
-        for name in _INTS:
-            value = values[name]
-            if isinstance(value, bool) or not str(value).strip().isdigit():
-                raise self._error(f"{name} must be a whole number, got {value!r}")
-            values[name] = int(value)
-        if not 0 < values["port"] < 65536:
-            raise self._error(f"port must be from 1 to 65535, got {values['port']}")
-        for name in _BOOLS:
-            if name in values:
-                values[name] = _boolean(values[name], name, self._error)
-        auth = str(values.get("auth") or "NONE").upper()
-        if auth not in AUTH_MODES:
-            raise self._error(f"auth must be one of {', '.join(AUTH_MODES)}, got {values['auth']!r}")
-        if "auth" in values:
-            values["auth"] = auth
+        _check_types(values, self._error)
+        auth = values.get("auth", "NONE")
         if values.get("password") and auth not in PASSWORD_AUTH_MODES:
             raise self._error(
                 f"has a password but auth is {auth}: use auth LDAP or CUSTOM, or remove the password"
@@ -192,6 +203,25 @@ class KyuubiProfileMapping(BaseProfileMapping):
 
     def _error(self, problem: str) -> DbtSparkOperatorError:
         return DbtSparkOperatorError(f"Kyuubi connection {self.conn_id!r} {problem}")
+
+
+def _check_types(values: dict[str, Any], error: Callable[[str], Exception]) -> None:
+    """Whole numbers, booleans and the auth mode of ``values``, normalised in place."""
+    for name in _INTS:
+        value = values[name]
+        if isinstance(value, bool) or not str(value).strip().isdigit():
+            raise error(f"{name} must be a whole number, got {value!r}")
+        values[name] = int(value)
+    if not 0 < values["port"] < 65536:
+        raise error(f"port must be from 1 to 65535, got {values['port']}")
+    for name in _BOOLS:
+        if name in values:
+            values[name] = _boolean(values[name], name, error)
+    if "auth" in values:
+        auth = str(values["auth"] or "NONE").upper()
+        if auth not in AUTH_MODES:
+            raise error(f"auth must be one of {', '.join(AUTH_MODES)}, got {values['auth']!r}")
+        values["auth"] = auth
 
 
 def _boolean(value: Any, name: str, error: Callable[[str], Exception]) -> bool:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+import yaml
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
@@ -16,11 +19,6 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 def projects_root() -> Path:
     """The directory holding dbt projects: ``DBT_SPARK_PROJECTS_DIR``, else ``dbt/`` of this checkout."""
     return Path(os.environ.get("DBT_SPARK_PROJECTS_DIR") or CHECKOUT / "dbt")
-
-
-def profiles_dir() -> Path:
-    """The directory holding ``profiles.yml``: ``DBT_PROFILES_DIR``, else ``profiles/`` of this checkout."""
-    return Path(os.environ.get("DBT_PROFILES_DIR") or CHECKOUT / "profiles")
 
 
 def state_dir() -> Path:
@@ -49,27 +47,56 @@ def project_dir(project: str | os.PathLike[str]) -> Path:
     return path.resolve()
 
 
-def write_manifest(project: str | os.PathLike[str]) -> Path:
-    """``dbt deps`` (when the project has packages) and ``dbt parse``: no connection, no JVM.
+def project_profile_name(path: Path) -> str:
+    """The profile a dbt project names in its dbt_project.yml (its own name when it names none)."""
+    project_yml = yaml.safe_load((path / "dbt_project.yml").read_text()) or {}
+    return str(project_yml.get("profile") or project_yml["name"])
+
+
+def parse_profile(profile_name: str, target_name: str) -> str:
+    """A throw-away profiles.yml for ``dbt parse``: one thrift target under the project's own profile
+    name. Parsing connects to nothing, so no real host, user or secret is needed (Cosmos renders a mock
+    profile for the same reason)."""
+    target = {"type": "spark", "method": "thrift", "host": "dbt-parse.invalid", "port": 10009}
+    target["schema"] = "default"  # the connection's default schema
+    return yaml.safe_dump({profile_name: {"target": target_name, "outputs": {target_name: target}}})
+
+
+def write_manifest(project: str | os.PathLike[str], target_name: str = "kyuubi") -> Path:
+    """``dbt deps`` (when the project has packages) and ``dbt parse``: no connection, no JVM, no profile
+    of the user's (a throw-away one with the project's profile name).
 
     Returns the path of the project's ``target/manifest.json``; packages go to :func:`packages_dir`.
     """
     path = project_dir(project)
-    env = {
-        **os.environ,
-        "DBT_PROFILES_DIR": str(profiles_dir()),
-        "DO_NOT_TRACK": "1",
-        "DBT_PACKAGES_DIR": str(packages_dir(path.name)),
-    }
-    env.setdefault("DBT_TARGET", "local")
-    commands = [["deps"]] if (path / "packages.yml").is_file() else []
-    commands.append(["parse", "--target-path", str(path / "target")])
-    for command in commands:
-        dbt = [str(Path(sys.executable).parent / "dbt"), *command, "--project-dir", str(path), "--quiet"]
-        proc = subprocess.run(dbt, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            detail = (proc.stdout + proc.stderr).strip().splitlines()
-            raise DbtSparkOperatorError(
-                f"dbt {command[0]} of {path} failed: {detail[-1] if detail else proc.returncode}"
-            )
+    profile_name = project_profile_name(path)
+    with tempfile.TemporaryDirectory(prefix="dbt-parse-profile-") as profiles:
+        (Path(profiles) / "profiles.yml").write_text(parse_profile(profile_name, target_name))
+        env = {
+            **os.environ,
+            "DBT_PROFILES_DIR": profiles,
+            "DO_NOT_TRACK": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+            "DBT_PACKAGES_DIR": str(packages_dir(path.name)),
+        }
+        env.pop("DBT_TARGET_PATH", None)  # the manifest goes to the project's own target/
+        commands = [["deps"]] if _has_packages(path) else []
+        target = ["--profile", profile_name, "--target", target_name, "--target-path", str(path / "target")]
+        commands.append(["parse", *target])
+        for command in commands:
+            dbt = [str(Path(sys.executable).parent / "dbt"), *command, "--project-dir", str(path), "--quiet"]
+            proc = subprocess.run(dbt, env=env, cwd=path, capture_output=True, text=True)
+            if proc.returncode != 0:
+                detail = [line for line in (proc.stdout + proc.stderr).strip().splitlines() if line.strip()]
+                raise DbtSparkOperatorError(
+                    f"dbt {command[0]} of {path} failed: {detail[-1] if detail else proc.returncode}"
+                )
     return path / "target" / "manifest.json"
+
+
+def _has_packages(path: Path) -> bool:
+    """Whether the project declares packages (packages.yml, or dependencies.yml with packages)."""
+    if (path / "packages.yml").is_file():
+        return True
+    dependencies = path / "dependencies.yml"
+    return dependencies.is_file() and bool((yaml.safe_load(dependencies.read_text()) or {}).get("packages"))

@@ -114,7 +114,7 @@ def check_operator_args(operator_args: Mapping[str, Any], execution: str) -> Non
             )
 
 
-def _manifest(project: Path, manifest: str | os.PathLike[str] | None) -> Path:
+def _manifest(project: Path, manifest: str | os.PathLike[str] | None, target_name: str) -> Path:
     if manifest is not None:
         path = Path(manifest)
         if not path.is_file():
@@ -125,13 +125,15 @@ def _manifest(project: Path, manifest: str | os.PathLike[str] | None) -> Path:
     path = project / "target" / "manifest.json"
     if not path.is_file():
         log.warning("no manifest at %s: running dbt parse once (ship it with the project instead)", path)
-        path = write_manifest(project)
+        path = write_manifest(project, target_name)
     return path
 
 
 @dataclass(frozen=True)
 class ProjectSetup:
-    """What every task of one project shares, checked at DAG parse: paths, profile, pod arguments."""
+    """What every task of one project shares: paths, profile, pod arguments. Built at DAG parse, where
+    everything that needs no connection is checked; the connection is read when a task runs
+    (:meth:`apply_connection`)."""
 
     execution: str
     path: Path
@@ -140,18 +142,21 @@ class ProjectSetup:
     profile: ProfileConfig
     operator_args: dict[str, Any]  # the user's extra operator arguments, checked
     pod: PodSettings | None
-    profile_yaml: str
 
     @cached_property
-    def pod_args(self) -> dict[str, Any]:
-        """The pod every task gets (local execution runs the same argv and env)."""
+    def pod_settings(self) -> PodSettings:
+        """The pod settings (local execution runs the pod's argv and env as a local process)."""
         from dbt_spark_operator.pod import PodSettings
 
         pod = self.pod or PodSettings()
-        password_env = self.mapping.password_env_var() if self.mapping.password else None
         if self.execution == "local" and pod.password_secret is None:  # resolved from the connection
             pod = pod.with_(password_secret=("local-connection", "password"))
-        return pod.operator_args(self.path.name, self.profile_yaml, password_env)
+        return pod
+
+    @cached_property
+    def pod_args(self) -> dict[str, Any]:
+        """The pod every task gets, without what the connection adds when the task runs."""
+        return self.pod_settings.operator_args(self.path.name)
 
     @property
     def pod_project_dir(self) -> str:
@@ -163,12 +168,51 @@ class ProjectSetup:
     def local_operator_args(self) -> dict[str, Any]:
         """Cosmos local operators' arguments: dbt finds the packages the deps task installed."""
         env = {"DBT_PACKAGES_DIR": str(packages_dir(self.path.name)), **self.operator_args.get("env", {})}
-        return {**self.operator_args, "env": env}
+        return {**self.operator_args, "env": env, "pre_execute": self.at_run}
+
+    @property
+    def kubernetes_operator_args(self) -> dict[str, Any]:
+        """Cosmos Kubernetes operators' arguments: the pod, the user's extra arguments, the run-time hook."""
+        return {**self.pod_args, **self.operator_args, "pre_execute": self.at_run}
+
+    @cached_property
+    def at_run(self) -> ConnectionAtRun:
+        return ConnectionAtRun(self.operator_args.get("pre_execute"))
+
+    def profile_yaml(self) -> str:
+        """The dbt profile from the connection, validated (reads the connection: never at DAG parse)."""
+        return self.mapping.get_profile_file_contents(self.profile.profile_name, self.profile.target_name)
+
+    def apply_connection(self, task: Any) -> None:
+        """Read and check the connection for ``task``; a pod-based task gets the rendered profile and, when
+        the connection has a password, the Secret reference that carries it into the pod."""
+        profile_yaml = self.profile_yaml()
+        if not hasattr(task, "build_pod_request_obj"):  # a Cosmos local operator renders its own
+            return
+        password_env = self.mapping.password_env_var() if self.mapping.password else None
+        env, secrets = self.pod_settings.connection_env(profile_yaml, password_env)
+        task.env_vars = [e for e in task.env_vars or [] if e.name != env.name] + [env]
+        targets = {secret.deploy_target for secret in secrets}
+        task.secrets = [s for s in task.secrets or [] if s.deploy_target not in targets] + secrets
 
     @property
     def secrets(self) -> dict[str, str]:
         """Secret env values for local execution (from the connection; pods get Secret references)."""
         return self.mapping.env_vars
+
+
+@dataclass(frozen=True)
+class ConnectionAtRun:
+    """``pre_execute`` of every dbt task: the Kyuubi connection is read when the task runs, before dbt
+    starts or the pod is built (:meth:`ProjectSetup.apply_connection`); then the user's own hook, if any."""
+
+    then: Callable[[Any], Any] | None = None
+
+    def __call__(self, context: Any) -> None:
+        task = context["task"]
+        task.dbt_setup.apply_connection(task)
+        if self.then is not None:
+            self.then(context)
 
 
 def project_setup(
@@ -181,7 +225,8 @@ def project_setup(
     pod: PodSettings | None = None,
     operator_args: Mapping[str, Any] | None = None,
 ) -> ProjectSetup:
-    """Resolve and validate a project's profile and pod settings; every bad input is one clear error."""
+    """Resolve and check a project's paths, profile arguments and pod settings, one clear error for each
+    bad input; the connection itself is not read (see :meth:`ProjectSetup.apply_connection`)."""
     execution = execution or default_execution()
     if execution not in EXECUTIONS:
         raise DbtSparkOperatorError(f"execution must be kubernetes or local, got {execution!r}")
@@ -191,11 +236,10 @@ def project_setup(
     args = dict(operator_args or {})
     check_operator_args(args, execution)
 
-    mapping = KyuubiProfileMapping(conn_id, dict(profile_args or {}))
+    mapping = KyuubiProfileMapping(conn_id, dict(profile_args or {}))  # checks profile_args
     profile_name = profile_name or project_yml.get("profile") or project_name
-    profile_yaml = mapping.get_profile_file_contents(profile_name, target_name)  # validates, at DAG parse
     profile = ProfileConfig(profile_name=profile_name, target_name=target_name, profile_mapping=mapping)
-    setup = ProjectSetup(execution, path, project_name, mapping, profile, args, pod, profile_yaml)
+    setup = ProjectSetup(execution, path, project_name, mapping, profile, args, pod)
     if execution == "kubernetes" or pod is not None:
         setup.pod_args  # noqa: B018 -- checks the pod settings now, at DAG parse
     return setup
@@ -251,7 +295,7 @@ def dbt_task_group(
     kubernetes = setup.execution == "kubernetes"
     if kubernetes:
         _precompute_init_signatures()
-    manifest_path = _manifest(setup.path, manifest)
+    manifest_path = _manifest(setup.path, manifest, target_name)
     group_id = group_id or setup.project_name
     # Our own typed read of the manifest, at most once per call (Cosmos reads it too, for its own graph).
     parsed = functools.cache(functools.partial(_read_manifest, manifest_path))
@@ -287,7 +331,7 @@ def dbt_task_group(
         if kubernetes
         else ExecutionConfig(execution_mode=ExecutionMode.LOCAL),
         render_config=render_config,
-        operator_args={**setup.pod_args, **setup.operator_args} if kubernetes else setup.local_operator_args,
+        operator_args=setup.kubernetes_operator_args if kubernetes else setup.local_operator_args,
         **task_group_args,
     )
     if not group.children:
@@ -295,8 +339,9 @@ def dbt_task_group(
             f"select {list(select)} / exclude {list(exclude)} matches no node of dbt project "
             f"{setup.project_name}"
         )
-    if kubernetes:
-        for task in _tasks(group):
+    for task in _tasks(group):
+        task.dbt_setup = setup  # what the run-time hook (ConnectionAtRun) reads
+        if kubernetes:
             _per_node_pod_settings(task)
     return group
 
@@ -472,23 +517,24 @@ def dbt_run_operation(
             macro_name=macro_name,
             project_dir=setup.pod_project_dir,
             profile_config=setup.profile,
-            **setup.pod_args,
-            **setup.operator_args,
+            **setup.kubernetes_operator_args,
         )
         from dbt_spark_operator.pod import label_value
 
         task.labels = {**task.labels, "dbt-node": label_value(macro_name), "dbt-resource-type": "operation"}
-        return task
-    from cosmos.operators.local import DbtRunOperationLocalOperator
+    else:
+        from cosmos.operators.local import DbtRunOperationLocalOperator
 
-    return DbtRunOperationLocalOperator(
-        task_id=task_id,
-        macro_name=macro_name,
-        project_dir=str(setup.path),
-        profile_config=setup.profile,
-        install_deps=False,
-        **setup.local_operator_args,
-    )
+        task = DbtRunOperationLocalOperator(
+            task_id=task_id,
+            macro_name=macro_name,
+            project_dir=str(setup.path),
+            profile_config=setup.profile,
+            install_deps=False,
+            **setup.local_operator_args,
+        )
+    task.dbt_setup = setup
+    return task
 
 
 def _tasks(group: TaskGroup) -> Iterator[Any]:

@@ -1,0 +1,106 @@
+"""A user's own dbt project (tests/dbt_projects/shop: profile ``warehouse``, a local package, a seed, a
+model with tests), pointed at by path: manifested without any profile of the user's, rendered in both
+executions, run in local execution against the engine."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from decimal import Decimal
+
+import kubernetes_validate
+import pytest
+import yaml
+from airflow.dag_processing.dagbag import DagBag
+
+from conftest import BIN, ROOT, cli, query
+from dbt_spark_operator.pod import pod_manifest, render_pod
+from dbt_spark_operator.project import packages_dir
+
+SHOP = ROOT / "tests" / "dbt_projects" / "shop"
+DAGS = ROOT / "tests" / "user_dags"
+K8S_VERSION = "1.37.0"
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory):
+    """``dbt-spark-operator manifest PATH`` with no profiles.yml anywhere dbt would look."""
+    for built in (SHOP / "target", packages_dir("shop")):
+        shutil.rmtree(built, ignore_errors=True)
+    empty = tmp_path_factory.mktemp("no-profiles")
+    proc = cli("manifest", str(SHOP), env={**os.environ, "DBT_PROFILES_DIR": str(empty), "HOME": str(empty)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == str(SHOP / "target" / "manifest.json")
+    return json.loads((SHOP / "target" / "manifest.json").read_text())
+
+
+def test_manifest_needs_no_profile_of_the_users(manifest):
+    assert manifest["metadata"]["project_name"] == "shop"
+    kinds = sorted(node["resource_type"] for node in manifest["nodes"].values())
+    assert kinds == ["model", "seed", "test", "test", "test", "test"]
+    # The local package was installed (dbt deps) and its macro resolved in the model.
+    assert (packages_dir("shop") / "shop_utils" / "dbt_project.yml").is_file()
+    model = manifest["nodes"]["model.shop.shop_prices"]
+    assert model["depends_on"]["macros"] == ["macro.shop_utils.cents_to_euros"]
+
+
+def test_a_broken_project_is_one_clear_line(tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(SHOP, broken, ignore=shutil.ignore_patterns("target", "logs"))
+    shutil.copytree(SHOP.parent / "shop_utils", tmp_path / "shop_utils")  # its local package
+    (broken / "models" / "bad.sql").write_text("select * from {{ ref('no_such_model') }}")
+    proc = cli("manifest", str(broken))
+    assert proc.returncode == 1
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith(f"dbt-spark-operator: error: dbt parse of {broken} failed: ")
+    assert "no_such_model" in line
+
+
+@pytest.mark.parametrize("execution", ["kubernetes", "local"])
+def test_the_dag_renders_in_both_executions(manifest, execution, monkeypatch, airflow_db):
+    monkeypatch.setenv("DBT_SPARK_EXECUTION", execution)
+    bag = DagBag(dag_folder=str(DAGS))
+    assert bag.import_errors == {}
+    dag = bag.dags["shop"]
+    tests = {n["name"] for n in manifest["nodes"].values() if n["resource_type"] == "test"}
+    assert set(dag.task_dict) == {
+        "dbt_deps",
+        "shop.shop_products_seed",  # a seed without tests is a task, not a group
+        "shop.shop_prices.run",
+        *(f"shop.shop_prices.{name}" for name in tests),
+    }
+    for task in dag.tasks:
+        profile = task.dbt_setup.profile
+        assert (profile.profile_name, profile.target_name) == ("warehouse", "kyuubi")
+    if execution == "local":
+        return
+    for task in dag.tasks:  # each pod as a worker builds it, with the connection of this session
+        pod = pod_manifest(render_pod(task))
+        kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
+        env = {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
+        assert env["DBT_PROJECT_DIR"] == "/opt/dbt/projects/shop"
+        assert env["DBT_PACKAGES_DIR"] == "/opt/dbt/state/packages/shop"
+        profile = yaml.safe_load(env["DBT_SPARK_PROFILE_YAML"])
+        assert list(profile) == ["warehouse"]
+        if task.task_id != "dbt_deps":
+            assert profile["warehouse"]["outputs"]["kyuubi"]["schema"] == "shop"
+
+
+def test_the_dag_runs_in_local_execution_against_the_engine(manifest, engine, airflow_db):
+    env = {**os.environ, "DBT_SPARK_EXECUTION": "local", "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS)}
+    proc = subprocess.run(
+        [str(BIN / "airflow"), "dags", "test", "shop"], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
+    from dbt_spark_operator.demo import task_summary
+
+    state, tasks = task_summary("shop")
+    assert state == "success" and len(tasks) == 7
+    assert {s for _, s, _ in tasks} == {"success"}
+    assert query("SELECT * FROM shop.shop_prices ORDER BY product_id") == [
+        (1, "Kettle", Decimal("24.99")),
+        (2, "Teapot", Decimal("18.50")),
+        (3, "Mug", Decimal("6.50")),
+    ]
