@@ -73,7 +73,8 @@ run helm upgrade --install minio minio/minio -n minio -f helm-values/minio.yaml 
 run helm upgrade --install kyuubi-dbt "$KYUUBI_CHART" -n kyuubi -f helm-values/kyuubi.yaml --wait
 run kubectl apply -f helm-values/kyuubi-service.yaml
 run kubectl apply -f helm-values/dbt-resources.yaml
-run helm upgrade --install airflow apache-airflow/airflow -n airflow -f helm-values/airflow.yaml --timeout 15m
+run helm upgrade --install airflow apache-airflow/airflow -n airflow -f helm-values/airflow.yaml \
+  -f helm-values/airflow-minikube.yaml --timeout 15m
 
 echo "== readiness (the official chart labels pods component=<name>, release=<release>)"
 run kubectl -n airflow wait --for=condition=Ready pod -l component=scheduler,release=airflow --timeout=600s

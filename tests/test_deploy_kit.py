@@ -68,6 +68,30 @@ def test_airflow_values_keep_the_first_versions_failures_away():
     kubernetes_validate.validate(
         as_pod(api["extraVolumes"], api["extraVolumeMounts"], values["env"]), K8S, strict=True
     )
+    # Task pods run this package's image too, and git-sync follows the branch by the key it reads.
+    assert values["images"]["pod_template"] == values["images"]["airflow"]
+    assert values["dags"]["gitSync"]["ref"] == "main" and "branch" not in values["dags"]["gitSync"]
+
+
+@pytest.mark.parametrize("name", ["airflow.yaml", "airflow-minikube.yaml"])
+def test_whatever_parses_dag_files_mounts_the_projects_read_only(name):
+    """The DAG processor and the KubernetesExecutor's task pods read each project's manifest from the
+    projects volume (never from the git-sync checkout, which holds no target/)."""
+    values = load(name)
+    env = {e["name"]: e["value"] for e in load("airflow.yaml")["env"]}
+    for component in ("dagProcessor", "workers"):
+        volumes, mounts = values[component]["extraVolumes"], values[component]["extraVolumeMounts"]
+        kubernetes_validate.validate(as_pod(volumes, mounts), K8S, strict=True)
+        (mount,) = [m for m in mounts if m["name"] == "dbt-projects"]
+        assert mount["mountPath"] == env["DBT_SPARK_PROJECTS_DIR"] and mount["readOnly"] is True
+        (volume,) = [v for v in volumes if v["name"] == "dbt-projects"]
+        if name == "airflow.yaml":
+            assert volume["persistentVolumeClaim"] == {"claimName": "dbt-projects", "readOnly": True}
+        else:
+            assert volume["hostPath"]["path"] == "/opt/dbt/projects"
+    if name == "airflow-minikube.yaml":  # the dbt pods take the hostPath preset there
+        extra = yaml.safe_load(values["extraEnv"])
+        assert {"name": "DBT_SPARK_VOLUMES", "value": "minikube-hostpath"} in extra
 
 
 def test_kyuubi_values():
@@ -77,6 +101,11 @@ def test_kyuubi_values():
         "enabled": True,
         "port": 10009,
     }
+    # The chart renders every frontend's service port with `tpl`, which takes strings only.
+    for name, frontend in values["server"].items():
+        port = (frontend.get("service") or {}).get("port")
+        assert port is None or isinstance(port, str), f"server.{name}.service.port must be a string"
+    assert values["server"]["thriftBinary"]["service"]["port"] == "{{ .Values.server.thriftBinary.port }}"
     kyuubi_conf = values["kyuubiConf"]["files"]["kyuubi-defaults.conf"]
     assert "kyuubi.engine.share.level=USER" in kyuubi_conf
     spark = dict(

@@ -97,7 +97,8 @@ def test_pod_defaults(dags):
     mounts = {m.mount_path: m for m in container.volume_mounts}
     assert mounts["/opt/dbt/projects"].name == "dbt-projects" and mounts["/opt/dbt/projects"].read_only
     volumes = {v.name: v for v in pod.spec.volumes}
-    assert volumes["dbt-projects"].host_path.path == "/opt/dbt/projects"
+    assert volumes["dbt-projects"].persistent_volume_claim.claim_name == "dbt-projects"
+    assert volumes["dbt-state"].persistent_volume_claim.claim_name == "dbt-state"
     env = {e.name: e.value for e in container.env}
     assert env["DBT_PROJECT_DIR"] == "/opt/dbt/projects/analytics"
     assert env["DBT_PROFILES_DIR"] == "/opt/dbt/profiles"

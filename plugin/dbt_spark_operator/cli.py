@@ -44,6 +44,16 @@ def _manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bundle(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dbt_spark_operator.project import bundle, projects_root
+
+    for manifest in bundle(Path(args.source or projects_root()), Path(args.out), args.target):
+        print(manifest)
+    return 0
+
+
 def _pods(args: argparse.Namespace) -> int:
     import yaml
 
@@ -150,6 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     manifest.add_argument("project", help="project name under dbt/ or a path")
     manifest.add_argument("--target", default="kyuubi", help="the target name the DAGs use (default kyuubi)")
     manifest.set_defaults(func=_manifest)
+
+    bundle = commands.add_parser(
+        "bundle",
+        help="copy the dbt projects with fresh manifests into a directory: the projects volume's content",
+    )
+    bundle.add_argument("--out", required=True, help="the directory to fill (created)")
+    bundle.add_argument("--source", help="the projects directory (default DBT_SPARK_PROJECTS_DIR, else dbt/)")
+    bundle.add_argument("--target", default="kyuubi", help="the target name the DAGs use (default kyuubi)")
+    bundle.set_defaults(func=_bundle)
 
     pods = commands.add_parser(
         "pods", help="print the pod manifest each task of a DAG would create (no cluster needed)"

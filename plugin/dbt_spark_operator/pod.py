@@ -33,6 +33,10 @@ SCRATCH_DIR = "/tmp/dbt"  # target/ and logs/ of each run: never written into th
 STATE_MOUNT = "/opt/dbt/state"  # shared between tasks: packages/<project> (dbt deps), docs/<project>
 PROFILE_ENV = "DBT_SPARK_PROFILE_YAML"
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+# Where the projects and the shared state come from: PersistentVolumeClaims (admitted by a cluster that
+# enforces Pod Security "restricted"), or minikube's node paths (hostPath: refused even at "baseline").
+VOLUME_LAYOUTS = ("pvc", "minikube-hostpath")
+VOLUMES_ENV = "DBT_SPARK_VOLUMES"
 ARTIFACT_ENV = "DBT_SPARK_ARTIFACT"
 XCOM_DIR = "/airflow/xcom"  # KubernetesPodOperator's sidecar reads return.json from here
 # Writes the profile the task rendered (secrets only as env_var() references), runs dbt (passing
@@ -105,18 +109,30 @@ def label_value(text: str) -> str:
     return value or "x"
 
 
+def default_volume_layout() -> str:
+    """``DBT_SPARK_VOLUMES`` (pvc or minikube-hostpath), else pvc."""
+    return os.environ.get(VOLUMES_ENV) or "pvc"
+
+
 @dataclass(frozen=True)
 class PodSettings:
-    """What every dbt pod gets; ``with_(...)`` returns a changed copy."""
+    """What every dbt pod gets; ``with_(...)`` returns a changed copy.
+
+    Volumes: by default (``volume_layout="pvc"``) the projects come read-only from the
+    PersistentVolumeClaim ``projects_pvc`` and the shared state from the ReadWriteMany claim
+    ``state_pvc``, which a cluster enforcing Pod Security "restricted" admits.
+    :meth:`minikube` (or ``DBT_SPARK_VOLUMES=minikube-hostpath``) mounts node paths instead.
+    """
 
     image: str = "dbt-spark:latest"
     image_pull_policy: str = "Never"  # the image is built into the cluster (minikube), not pulled
     namespace: str = "airflow"
     service_account_name: str = "default"
-    projects_host_path: str = PROJECTS_MOUNT  # hostPath on the node holding the dbt projects ...
-    projects_pvc: str | None = None  # ... or a PersistentVolumeClaim instead
-    state_host_path: str = STATE_MOUNT  # hostPath shared by all tasks (installed packages, docs) ...
-    state_pvc: str | None = None  # ... or a ReadWriteMany PersistentVolumeClaim
+    volume_layout: str = field(default_factory=default_volume_layout)
+    projects_pvc: str = "dbt-projects"  # the dbt projects (ReadOnlyMany is enough)
+    state_pvc: str = "dbt-state"  # shared by all tasks: installed packages, docs (ReadWriteMany)
+    projects_host_path: str = PROJECTS_MOUNT  # minikube-hostpath: the node's directory of projects
+    state_host_path: str = STATE_MOUNT  # minikube-hostpath: the node's state directory
     resources: k8s.V1ResourceRequirements = field(default_factory=default_resources)
     env: Mapping[str, str] = field(default_factory=dict)
     password_secret: tuple[str, str] | None = None  # (Secret name, key) holding the Kyuubi password
@@ -126,7 +142,20 @@ class PodSettings:
     extra_volumes: Sequence[k8s.V1Volume | Mapping[str, Any]] = ()  # dicts are converted (or rejected)
     extra_volume_mounts: Sequence[k8s.V1VolumeMount | Mapping[str, Any]] = ()
 
+    @classmethod
+    def minikube(cls, **changes: Any) -> PodSettings:
+        """The minikube preset: projects and state from the node's paths (hostPath), filled by
+        scripts/deploy.sh. A cluster enforcing Pod Security "baseline" or stricter refuses these pods."""
+        return cls(**{"volume_layout": "minikube-hostpath", **changes})
+
     def __post_init__(self) -> None:
+        if self.volume_layout not in VOLUME_LAYOUTS:
+            raise DbtSparkOperatorError(
+                f"volume_layout must be {' or '.join(VOLUME_LAYOUTS)}, got {self.volume_layout!r} "
+                f"(PodSettings or {VOLUMES_ENV})"
+            )
+        if self.volume_layout == "pvc" and not (self.projects_pvc and self.state_pvc):
+            raise DbtSparkOperatorError("projects_pvc and state_pvc must name PersistentVolumeClaims")
         if not self.image:
             raise DbtSparkOperatorError("pod image must not be empty")
         if self.image_pull_policy not in PULL_POLICIES:
@@ -150,9 +179,14 @@ class PodSettings:
         return replace(self, **changes)
 
     def volumes(self) -> list[k8s.V1Volume]:
+        hostpath = self.volume_layout == "minikube-hostpath"
         return [
-            _volume("dbt-projects", self.projects_pvc, self.projects_host_path, "Directory"),
-            _volume("dbt-state", self.state_pvc, self.state_host_path, "DirectoryOrCreate"),
+            _volume(
+                "dbt-projects", None if hostpath else self.projects_pvc, self.projects_host_path, "Directory"
+            ),
+            _volume(
+                "dbt-state", None if hostpath else self.state_pvc, self.state_host_path, "DirectoryOrCreate"
+            ),
             *self.extra_volumes,
             k8s.V1Volume(name="dbt-profiles", empty_dir=k8s.V1EmptyDirVolumeSource()),
             k8s.V1Volume(name="dbt-scratch", empty_dir=k8s.V1EmptyDirVolumeSource()),
@@ -198,12 +232,9 @@ class PodSettings:
                 fs_group=self.run_as_user,
                 seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
             ),
-            "container_security_context": k8s.V1SecurityContext(
-                allow_privilege_escalation=False,
-                capabilities=k8s.V1Capabilities(drop=["ALL"]),
-                read_only_root_filesystem=True,
-                run_as_non_root=True,
-            ),
+            "container_security_context": hardened_container(),
+            # KubernetesPodOperator adds this container when the task pushes XCom (the nine operators).
+            "xcom_sidecar_container_security_context": hardened_container(),
             "labels": {
                 "app.kubernetes.io/managed-by": "dbt-spark-operator",
                 "dbt-project": label_value(project_name),
@@ -229,6 +260,16 @@ class PodSettings:
             name, key = self.password_secret
             secrets.append(Secret("env", password_env_var, name, key))
         return k8s.V1EnvVar(name=PROFILE_ENV, value=profile_yaml), secrets
+
+
+def hardened_container() -> k8s.V1SecurityContext:
+    """A container's security context as Pod Security "restricted" requires, root filesystem read-only."""
+    return k8s.V1SecurityContext(
+        allow_privilege_escalation=False,
+        capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        read_only_root_filesystem=True,
+        run_as_non_root=True,
+    )
 
 
 def _volume(name: str, pvc: str | None, host_path: str, host_path_type: str) -> k8s.V1Volume:

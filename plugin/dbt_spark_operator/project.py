@@ -100,3 +100,32 @@ def _has_packages(path: Path) -> bool:
         return True
     dependencies = path / "dependencies.yml"
     return dependencies.is_file() and bool((yaml.safe_load(dependencies.read_text()) or {}).get("packages"))
+
+
+# What a published project leaves out: dbt's build output (but target/manifest.json), logs, packages.
+_NOT_PUBLISHED = ("logs", "dbt_packages", ".user.yml", "__pycache__")
+
+
+def bundle(source: Path, out: Path, target_name: str = "kyuubi") -> list[Path]:
+    """The projects volume's content: every file of the dbt projects under ``source`` (local packages
+    included, so that their relative paths hold) into ``out``, each project (a dbt_project.yml naming a
+    ``profile``) with a fresh ``target/manifest.json``. Returns the manifests written."""
+    if not source.is_dir():
+        raise DbtSparkOperatorError(f"dbt projects directory {source} does not exist")
+    if out.resolve() == source.resolve() or source.resolve() in out.resolve().parents:
+        raise DbtSparkOperatorError(f"bundle output {out} must be outside {source}")
+    manifests = []
+    for project_yml in sorted(source.glob("*/dbt_project.yml")):
+        if (yaml.safe_load(project_yml.read_text()) or {}).get("profile"):
+            manifests.append(write_manifest(project_yml.parent, target_name))
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        parts = relative.parts
+        if path.is_dir() or any(part in _NOT_PUBLISHED for part in parts):
+            continue
+        if len(parts) > 2 and parts[1] == "target" and parts[2:] != ("manifest.json",):
+            continue
+        destination = out / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(path.read_bytes())
+    return [out / m.relative_to(source) for m in manifests]

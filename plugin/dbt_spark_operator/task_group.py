@@ -95,6 +95,7 @@ POD_SETTINGS = {
     "secrets": "password_secret",
     "security_context": "run_as_user",
     "container_security_context": None,
+    "xcom_sidecar_container_security_context": None,
 }
 
 
@@ -124,6 +125,11 @@ def _manifest(project: Path, manifest: str | os.PathLike[str] | None, target_nam
         return path
     path = project / "target" / "manifest.json"
     if not path.is_file():
+        if not os.access(project, os.W_OK):  # a read-only projects volume or checkout
+            raise DbtSparkOperatorError(
+                f"dbt manifest {path} is missing and {project} is read-only: publish the project with "
+                "its manifest ('dbt-spark-operator bundle') or pass manifest="
+            )
         log.warning("no manifest at %s: running dbt parse once (ship it with the project instead)", path)
         path = write_manifest(project, target_name)
     return path
