@@ -2,13 +2,15 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(CURDIR)/$(VENV)/bin
+TOOLS := $(CURDIR)/.tools/bin
+HELM_VERSION := v3.17.3
 
-export PATH := $(BIN):$(PATH)
+export PATH := $(BIN):$(TOOLS):$(PATH):/usr/local/go/bin
 export DBT_SPARK_ENGINE_HOME ?= $(CURDIR)/.engine
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install demo ui test lint bench engine-up engine-down clean
+.PHONY: install tools demo ui test lint bench engine-up engine-down clean
 
 install: $(VENV)/.installed
 
@@ -17,6 +19,12 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[local,dev]'
 	touch $@
+
+## Go tools the tests use, built from the Go module proxy into .tools/bin (helm: a few minutes, once).
+tools: $(TOOLS)/helm
+
+$(TOOLS)/helm:
+	GOBIN=$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 ## Start the local engine, run the sample DAG, print its rows and tasks, stop the engine.
 demo: install
@@ -27,7 +35,7 @@ ui: install
 	dbt-spark-operator ui
 
 ## The whole suite, against a real local engine.
-test: install
+test: install tools
 	pytest
 
 ## Benchmarks, not part of make test: DAG parse time and memory vs Cosmos's load paths (bench/RESULTS.md),
@@ -48,4 +56,4 @@ engine-down: install
 
 clean:
 	-dbt-spark-operator engine down
-	rm -rf .airflow .engine dbt/analytics/target dbt/analytics/logs
+	rm -rf .airflow .engine .tools dbt/analytics/target dbt/analytics/logs

@@ -108,10 +108,14 @@ class AirflowStack:
         api_port: int,
         env: dict[str, str],
         executor: str = WARM_EXECUTOR,
+        users: dict[str, str] | None = None,
     ) -> None:
+        """``users``: more login users of SimpleAuthManager (name: role) beside ``admin``."""
         self.home = home
         self.api = f"http://127.0.0.1:{api_port}"
         self.password = secrets.token_urlsafe(12)
+        self.passwords = {"admin": self.password, **{name: secrets.token_urlsafe(12) for name in users or {}}}
+        roles = {"admin": "admin", **(users or {})}
         self.env = {
             **env,
             "AIRFLOW_HOME": str(home),
@@ -126,7 +130,7 @@ class AirflowStack:
             "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
             "AIRFLOW__API__PORT": str(api_port),
             "AIRFLOW__API__BASE_URL": self.api,
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{r}" for u, r in roles.items()),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "3600",  # DAG files do not change
@@ -147,7 +151,7 @@ class AirflowStack:
     def start(self, connections: dict[str, dict[str, Any]]) -> None:
         """Migrate the database, add ``connections`` (before any DAG is parsed), start the services."""
         self.home.mkdir(parents=True, exist_ok=True)
-        (self.home / "passwords.json").write_text(json.dumps({"admin": self.password}))
+        (self.home / "passwords.json").write_text(json.dumps(self.passwords))
         self.airflow("db", "migrate")
         for conn_id, conn in connections.items():
             self.airflow("connections", "add", conn_id, "--conn-json", json.dumps(conn))

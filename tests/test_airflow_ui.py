@@ -15,11 +15,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg2
 import pytest
 
 from airflow_stack import AirflowStack, Postgres, free_port
 from conftest import EXPECTED_SIMPLE_PIPELINE, PROJECT, ROOT, SESSION_DIR, query
+from restricted_auth_manager import OUTSIDER
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,7 +60,12 @@ def stack(engine) -> Iterator[AirflowStack]:
     ]:
         (dags / dag_file.name).symlink_to(dag_file)
     env = {k: v for k, v in os.environ.items() if not k.startswith(DROP_ENV)}
-    airflow = AirflowStack(SESSION_DIR / "airflow-stack", dags, postgres.url, free_port(), env)
+    # An auth manager with a user who may read no DAG (SimpleAuthManager otherwise): the dbt docs check.
+    env["AIRFLOW__CORE__AUTH_MANAGER"] = "restricted_auth_manager.OutsiderAuthManager"
+    env["PYTHONPATH"] = str(ROOT / "tests")
+    airflow = AirflowStack(
+        SESSION_DIR / "airflow-stack", dags, postgres.url, free_port(), env, users={OUTSIDER: "admin"}
+    )
     try:
         conn = {
             "conn_type": "kyuubi",
@@ -100,11 +107,11 @@ def browser():
         chromium.close()
 
 
-def _login(browser, stack: AirflowStack):
+def _login(browser, stack: AirflowStack, user: str = "admin"):
     page = browser.new_page(viewport={"width": 2200, "height": 1400})
     page.goto(f"{stack.api}/")
-    page.get_by_label(re.compile("username", re.I)).fill("admin")
-    page.get_by_label(re.compile("password", re.I)).fill(stack.password)
+    page.get_by_label(re.compile("username", re.I)).fill(user)
+    page.get_by_label(re.compile("password", re.I)).fill(stack.passwords[user])
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{stack.api}/")
     return page
@@ -276,6 +283,55 @@ def test_two_runs_at_once_queue_and_leave_the_tables_intact(stack, first_run):
     assert second["start_date"] >= first["end_date"]  # max_active_runs=1: one after the other
     assert query("SELECT * FROM simple_pipeline ORDER BY id") == EXPECTED_SIMPLE_PIPELINE
     assert query("SELECT count(*), count(DISTINCT event_id) FROM fct_employee_events") == [(7, 7)]
+
+
+def test_dbt_docs_only_for_users_allowed_to_read_the_dags(stack, first_run, browser):
+    """The docs page asks Airflow who the caller is (the UI's cookie or a bearer token) and whether its
+    auth manager lets that user read the DAG whose docs task wrote the site."""
+    from datetime import datetime
+
+    from airflow.sdk import DAG
+
+    from dbt_spark_operator import DbtSparkDocsOperator
+    from dbt_spark_operator.pod import task_context
+
+    with DAG(DAG_ID, schedule=None, start_date=datetime(2025, 1, 1)):  # the docs task of that DAG
+        docs = DbtSparkDocsOperator(task_id="dbt_docs_generate", execution="local")
+    context = task_context(docs)
+    docs.render_template_fields(context)
+    assert docs.execute(context)["failed"] == []
+    site = f"{stack.api}/dbt-docs/analytics"
+    files = ("/", "/index.html", "/manifest.json", "/catalog.json")
+
+    page = _login(browser, stack)  # an admin: the site renders, with the model's columns
+    for name in files:
+        assert page.request.get(site + name).status == 200, name
+    assert "analytics" in page.request.get(f"{stack.api}/dbt-docs/").text()
+    page.goto(f"{site}/#!/model/model.analytics.simple_pipeline")
+    # The model page's column table, with types from catalog.json (fetched by the page with the cookie).
+    page.wait_for_function(
+        "() => /COLUMN\\s+TYPE[\\s\\S]*career_stage\\s+string/.test(document.body.innerText)", timeout=60_000
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dbt-docs-simple_pipeline.png"))
+    # Inside the Airflow UI: the menu's page frames the docs index with the same login.
+    page.goto(f"{stack.api}/plugin/dbt-docs")
+    frame = page.frame_locator("iframe").first
+    frame.get_by_role("link", name="analytics").wait_for(timeout=60_000)
+    page.close()
+
+    anonymous = browser.new_page()  # logged out: no cookie, no token
+    for name in files:
+        assert anonymous.request.get(site + name).status == 401, name
+    anonymous.close()
+    forged = httpx.get(f"{site}/manifest.json", headers={"Authorization": "Bearer forged.jwt.token"})
+    assert forged.status_code in (401, 403) and "nodes" not in forged.text
+
+    outsider = _login(browser, stack, OUTSIDER)  # signed in, but may read no DAG
+    for name in files:
+        assert outsider.request.get(site + name).status == 403, name
+    assert "No dbt docs yet" in outsider.request.get(f"{stack.api}/dbt-docs/").text()
+    outsider.close()
 
 
 def test_the_password_is_in_no_log_xcom_rendered_field_or_file(stack, first_run):

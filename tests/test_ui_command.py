@@ -10,6 +10,7 @@ import subprocess
 import time
 
 import httpx
+import psutil
 
 from airflow_stack import processes_of
 from conftest import BIN, SESSION_DIR, free_port
@@ -48,6 +49,11 @@ def test_ui_serves_the_dags_and_stops_on_ctrl_c(engine):
             dag_ids = {d["dag_id"] for d in dags}
             time.sleep(2)
         assert {"simple_model_test", "sample_dbt_pipeline", "analytics_kubernetes"} <= dag_ids
+        # A local tool listens on loopback only.
+        listening = {
+            c.laddr.ip for c in psutil.net_connections("tcp") if c.status == "LISTEN" and c.laddr.port == port
+        }
+        assert listening == {"127.0.0.1"}
         assert processes_of(home)  # Airflow's services run
     finally:
         proc.send_signal(signal.SIGINT)  # Ctrl-C

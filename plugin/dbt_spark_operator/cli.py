@@ -140,7 +140,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _ui(args: argparse.Namespace) -> int:
     from dbt_spark_operator.ui import run_ui
 
-    return run_ui(args.port)
+    return run_ui(args.port, args.host)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -194,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ui", help="the local engine and Airflow standalone with the project's DAGs, until Ctrl-C"
     )
     ui.add_argument("--port", type=int, default=8080, help="the Airflow UI's port (default 8080)")
+    ui.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default 127.0.0.1: this machine only)"
+    )
     ui.set_defaults(func=_ui)
     return parser
 

@@ -2,39 +2,81 @@
 
 The sites live in the shared state directory (``DBT_SPARK_STATE_DIR``, in a cluster the state volume
 mounted into the API server); the Airflow UI links them under "dbt docs".
+
+Only to a user Airflow knows: the same JWT the UI and the REST API use (the UI's session cookie, or an
+``Authorization: Bearer`` header) identifies the user, and Airflow's auth manager decides: a project's
+site (index.html, manifest.json, catalog.json) is served to a user it allows to read (GET) one of the
+DAGs whose docs task wrote that site. Each docs task records its DAG beside the site (``.dags/<dag_id>``).
 """
 
 from __future__ import annotations
 
 import html
+import re
+from pathlib import Path
+from typing import Annotated, Any
 
 from airflow.plugins_manager import AirflowPlugin
-from fastapi import FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from dbt_spark_operator.project import state_dir
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
+DAGS_DIR = ".dags"  # beside a site: one empty file per DAG whose docs task wrote it
+_DAG_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 app = FastAPI(title="dbt docs", docs_url=None, redoc_url=None, openapi_url=None)
 
 
-@app.get("/", response_class=HTMLResponse)
-def index() -> str:
-    """The projects that have a generated site."""
+def _airflow_user() -> Any:
+    """Airflow's own dependency that resolves the caller (token cookie or bearer), or refuses (401/403)."""
+    from airflow.api_fastapi.core_api.security import get_user
+
+    return get_user
+
+
+def site_dags(project: str) -> set[str]:
+    """The DAGs whose docs task wrote ``project``'s site."""
+    folder = state_dir() / "docs" / project / DAGS_DIR
+    return {p.name for p in folder.iterdir() if _DAG_ID.match(p.name)} if folder.is_dir() else set()
+
+
+def readable_projects(user: Any) -> list[str]:
+    """The projects with a generated site that Airflow's auth manager lets ``user`` read."""
+    from airflow.api_fastapi.app import get_auth_manager
+
     root = state_dir() / "docs"
-    projects = sorted(p.name for p in root.glob("*") if (p / "index.html").is_file()) if root.is_dir() else []
-    items = "".join(f'<li><a href="{html.escape(p)}/">{html.escape(p)}</a></li>' for p in projects)
+    sites = sorted(p.name for p in root.glob("*") if (p / "index.html").is_file()) if root.is_dir() else []
+    readable = []
+    for project in sites:
+        dags = site_dags(project)
+        if dags and get_auth_manager().filter_authorized_dag_ids(dag_ids=dags, user=user, method="GET"):
+            readable.append(project)
+    return readable
+
+
+DocsReader = Annotated[Any, Depends(_airflow_user())]
+
+
+@app.get("/", response_class=HTMLResponse)
+def index(user: DocsReader) -> str:
+    """The projects whose site this user may read."""
+    items = "".join(
+        f'<li><a href="{html.escape(p)}/">{html.escape(p)}</a></li>' for p in readable_projects(user)
+    )
     body = f"<ul>{items}</ul>" if items else "<p>No dbt docs yet: run a DbtSparkDocsOperator task.</p>"
     return f"<!doctype html><title>dbt docs</title><h1>dbt docs</h1>{body}"
 
 
 @app.get("/{project}/")
 @app.get("/{project}/{name}")
-def site_file(project: str, name: str = "index.html") -> FileResponse:
-    """index.html, manifest.json and catalog.json of one project's site, nothing else."""
-    path = state_dir() / "docs" / project / name
+def site_file(project: str, user: DocsReader, name: str = "index.html") -> FileResponse:
+    """index.html, manifest.json and catalog.json of one project's site, to a user who may read it."""
+    path: Path = state_dir() / "docs" / project / name
     if name not in SITE_FILES or "/" in project or project.startswith(".") or not path.is_file():
         raise HTTPException(status_code=404, detail=f"no dbt docs file {project}/{name}")
+    if project not in readable_projects(user):
+        raise HTTPException(status_code=403, detail=f"not allowed to read the DAGs of dbt project {project}")
     return FileResponse(path)
 
 

@@ -33,6 +33,7 @@ from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
 from dbt_spark_operator.pod import (
     ARTIFACT_ENV,
+    DOCS_DAG_ENV,
     STATE_MOUNT,
     PodSettings,
     label_value,
@@ -239,6 +240,12 @@ class DbtSparkDocsOperator(DbtSparkOperator, DbtDocsKubernetesOperator):
         target = f"{STATE_MOUNT}/docs/{self.dbt_setup.path.name}"
         self.env_vars = [e for e in self.env_vars if e.name != "DBT_TARGET_PATH"]
         self.env_vars.append(k8s.V1EnvVar(name="DBT_TARGET_PATH", value=target))
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        # The pod's script records this DAG beside the site: the docs page serves it to its readers.
+        self.env_vars = [e for e in self.env_vars if e.name != DOCS_DAG_ENV]
+        self.env_vars.append(k8s.V1EnvVar(name=DOCS_DAG_ENV, value=self.dag_id))
+        return super().execute(context)
 
 
 OPERATORS = (

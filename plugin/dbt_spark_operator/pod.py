@@ -38,14 +38,19 @@ PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 VOLUME_LAYOUTS = ("pvc", "minikube-hostpath")
 VOLUMES_ENV = "DBT_SPARK_VOLUMES"
 ARTIFACT_ENV = "DBT_SPARK_ARTIFACT"
+DOCS_DAG_ENV = "DBT_SPARK_DOCS_DAG"  # set by the docs task: the DAG recorded beside the site it wrote
 XCOM_DIR = "/airflow/xcom"  # KubernetesPodOperator's sidecar reads return.json from here
 # Writes the profile the task rendered (secrets only as env_var() references), runs dbt (passing
-# SIGTERM on to it), and hands dbt's result artifact to the XCom sidecar when there is one.
+# SIGTERM on to it), records the docs task's DAG beside the site it wrote (the docs page serves a site to
+# the users Airflow lets read that DAG), and hands dbt's result artifact to the XCom sidecar when there
+# is one.
 POD_SCRIPT = (
     'set -u; mkdir -p "$DBT_PROFILES_DIR"; '
     'printf "%s\\n" "$DBT_SPARK_PROFILE_YAML" > "$DBT_PROFILES_DIR/profiles.yml" || exit 1; '
     '"$@" & child=$!; trap \'kill -TERM "$child" 2>/dev/null\' TERM INT; '
     'rc=0; while kill -0 "$child" 2>/dev/null; do wait "$child"; rc=$?; done; '
+    f'if [ "$rc" = 0 ] && [ -n "${{{DOCS_DAG_ENV}:-}}" ]; then mkdir -p "$DBT_TARGET_PATH/.dags" '
+    f'&& : > "$DBT_TARGET_PATH/.dags/${DOCS_DAG_ENV}"; fi; '
     f'if [ -d {XCOM_DIR} ]; then cp "$DBT_TARGET_PATH/${{{ARTIFACT_ENV}:-run_results.json}}" '
     f"{XCOM_DIR}/return.json 2>/dev/null || echo '{{}}' > {XCOM_DIR}/return.json; fi; "
     "exit $rc"

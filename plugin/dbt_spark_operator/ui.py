@@ -33,10 +33,12 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     raise DbtSparkOperatorError(f"Airflow did not answer on {url} in {timeout:.0f} s: see {log}")
 
 
-def run_ui(port: int = 8080) -> int:
-    """Serve Airflow's UI on ``port`` until interrupted; every process started here is stopped on exit."""
+def run_ui(port: int = 8080, host: str = "127.0.0.1") -> int:
+    """Serve Airflow's UI on ``host:port`` (loopback unless asked otherwise) until interrupted; every
+    process started here is stopped on exit."""
     env = airflow_env()
     env["AIRFLOW__API__PORT"] = str(port)
+    env["AIRFLOW__API__HOST"] = host
     home = Path(env["AIRFLOW_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     engine = LocalEngine()
