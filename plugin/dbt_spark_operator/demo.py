@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dbt_spark_operator import compat
 from dbt_spark_operator.engine import LocalEngine, run_query
 from dbt_spark_operator.project import CHECKOUT, write_manifest
 
@@ -54,22 +55,8 @@ def _table(headers: list[str], rows: list[tuple]) -> str:
 
 def task_summary(dag_id: str) -> tuple[str, list[tuple[str, str, float | None]]]:
     """State of the latest run of ``dag_id`` and (task, state, seconds) of each of its tasks."""
-    from airflow.models import DagRun, TaskInstance
-    from airflow.utils.session import create_session
-
     logging.getLogger("pyhive").setLevel(logging.WARNING)  # Airflow's logging config shows every query
-
-    with create_session() as session:
-        run = session.query(DagRun).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).first()
-        if run is None:
-            return "missing", []
-        tis = (
-            session.query(TaskInstance)
-            .filter(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)
-            .order_by(TaskInstance.start_date)
-            .all()
-        )
-        return str(run.state), [(ti.task_id, str(ti.state), ti.duration) for ti in tis]
+    return compat.latest_run(dag_id)
 
 
 # Airflow's LocalExecutor with dbt imported before it forks task processes (dbt_spark_operator/warm.py).

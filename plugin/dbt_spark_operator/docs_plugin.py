@@ -20,19 +20,13 @@ from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
+from dbt_spark_operator import compat
 from dbt_spark_operator.project import state_dir
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
 DAGS_DIR = ".dags"  # beside a site: one empty file per DAG whose docs task wrote it
 _DAG_ID = re.compile(r"^[A-Za-z0-9_.-]+$")
 app = FastAPI(title="dbt docs", docs_url=None, redoc_url=None, openapi_url=None)
-
-
-def _airflow_user() -> Any:
-    """Airflow's own dependency that resolves the caller (token cookie or bearer), or refuses (401/403)."""
-    from airflow.api_fastapi.core_api.security import get_user
-
-    return get_user
 
 
 def site_dags(project: str) -> set[str]:
@@ -43,19 +37,19 @@ def site_dags(project: str) -> set[str]:
 
 def readable_projects(user: Any) -> list[str]:
     """The projects with a generated site that Airflow's auth manager lets ``user`` read."""
-    from airflow.api_fastapi.app import get_auth_manager
-
     root = state_dir() / "docs"
     sites = sorted(p.name for p in root.glob("*") if (p / "index.html").is_file()) if root.is_dir() else []
     readable = []
     for project in sites:
         dags = site_dags(project)
-        if dags and get_auth_manager().filter_authorized_dag_ids(dag_ids=dags, user=user, method="GET"):
+        if dags and compat.airflow_auth_manager().filter_authorized_dag_ids(
+            dag_ids=dags, user=user, method="GET"
+        ):
             readable.append(project)
     return readable
 
 
-DocsReader = Annotated[Any, Depends(_airflow_user())]
+DocsReader = Annotated[Any, Depends(compat.airflow_user_dependency())]
 
 
 @app.get("/", response_class=HTMLResponse)

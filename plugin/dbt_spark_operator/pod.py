@@ -23,6 +23,7 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.secret import Secret
 from kubernetes.client import models as k8s
 
+from dbt_spark_operator import compat
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.project import projects_root, state_dir
 
@@ -94,15 +95,13 @@ def model(cls: type, value: Any) -> Any:
         return value
     if not isinstance(value, Mapping):
         raise DbtSparkOperatorError(f"expected {cls.__name__} or a dict, got {type(value).__name__}")
-    from kubernetes.client import ApiClient
-
     camel = {}
     for key, item in value.items():
         if key not in cls.attribute_map and key not in cls.attribute_map.values():
             raise DbtSparkOperatorError(f"{cls.__name__} has no field {key!r}")
         camel[cls.attribute_map.get(key, key)] = item
     # The client's own converter (what it does with API responses): nested dicts become models too.
-    converted = ApiClient()._ApiClient__deserialize(camel, cls.__name__)
+    converted = compat.k8s_model_from_api_dict(cls.__name__, camel)
     if converted.name is None:
         raise DbtSparkOperatorError(f"{cls.__name__} needs a name: {dict(value)}")
     return converted

@@ -14,6 +14,7 @@ from typing import Any
 
 from cosmos.profiles.base import BaseProfileMapping
 
+from dbt_spark_operator import compat
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.provider import DEFAULT_CONN_ID
 
@@ -111,7 +112,7 @@ class KyuubiProfileMapping(BaseProfileMapping):
     def _from_connection(self, name: str) -> Any:
         fields = self.airflow_param_mapping.get(name, [])
         for field in [fields] if isinstance(fields, str) else fields:
-            value = self._get_airflow_conn_field(field)
+            value = compat.connection_field(self, field)
             if value not in (None, ""):
                 return value
         return None

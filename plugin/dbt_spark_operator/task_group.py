@@ -22,12 +22,11 @@ import msgspec
 import yaml
 from airflow.sdk import BaseOperator, TaskGroup
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.airflow.graph import create_test_task_metadata
 from cosmos.constants import DbtResourceType, ExecutionMode, LoadMode, SourceRenderingBehavior, TestBehavior
-from cosmos.core.airflow import get_airflow_task
 from cosmos.dbt.graph import DbtNode
 from cosmos.operators.base import AbstractDbtBase
 
+from dbt_spark_operator import compat
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.profile import DEFAULT_CONN_ID, KyuubiProfileMapping
 from dbt_spark_operator.project import packages_dir, project_dir, write_manifest
@@ -67,16 +66,11 @@ def _accepted_args(execution: str) -> frozenset[str]:
 
 @functools.cache
 def _precompute_init_signatures() -> None:
-    """Give each ``__init__`` of the pod operator classes its ``__signature__``, which ``inspect.signature``
-    returns as is. Cosmos reads the signature of every KubernetesPodOperator class for every task it
-    builds: without this, 60 % of parsing a 2,000-task DAG (bench/parse_bench.py, pyinstrument)."""
+    """Cosmos reads the signature of every KubernetesPodOperator class for every task it builds: give
+    them a precomputed one (:func:`compat.precompute_init_signatures`)."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 
-    for cls in (KubernetesPodOperator, AbstractDbtBase):
-        for klass in cls.__mro__:
-            init = klass.__dict__.get("__init__")
-            if inspect.isfunction(init) and "__signature__" not in init.__dict__:
-                init.__signature__ = inspect.signature(init)
+    compat.precompute_init_signatures((KubernetesPodOperator, AbstractDbtBase))
 
 
 # The dbt pod's own settings: given as operator arguments they would replace, not extend, the pod's.
@@ -468,18 +462,14 @@ class OneTaskPerTest:
         self._loaded = True
 
     def _task(self, task_id: str, test: DbtNode, dag: Any, task_group: Any, kwargs: dict) -> BaseOperator:
-        meta = create_test_task_metadata(
+        return compat.cosmos_test_task(
             task_id,
-            kwargs["execution_mode"],
-            kwargs["test_indirect_selection"],
-            task_args=kwargs["task_args"],
-            on_warning_callback=kwargs["on_warning_callback"],
-            node=test,
+            test=test,
             render_config=self.render_config,
-            enable_owner_inheritance=kwargs["enable_owner_inheritance"],
+            converter_kwargs=kwargs,
+            dag=dag,
+            task_group=task_group,
         )
-        meta.arguments["select"] = "fqn:" + ".".join(test.fqn or [])  # exactly this test
-        return get_airflow_task(meta, dag, task_group)
 
     def __call__(
         self, *, dag: Any, task_group: Any, node: DbtNode, task_id: str, **kwargs: Any
@@ -555,7 +545,7 @@ def _per_node_pod_settings(task: Any) -> None:
     """Labels naming the dbt node, and resources from the node's ``meta`` when it sets them."""
     from dbt_spark_operator.pod import label_value, resources
 
-    node = (getattr(task, "extra_context", None) or {}).get("dbt_node_config") or {}
+    node = compat.cosmos_node_config(task)
     task.labels = {
         **(task.labels or {}),
         "dbt-node": label_value(node.get("name") or task.task_id),

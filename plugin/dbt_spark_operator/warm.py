@@ -22,6 +22,8 @@ import time
 
 from airflow.executors.local_executor import LocalExecutor
 
+from dbt_spark_operator import compat
+
 log = logging.getLogger(__name__)
 
 # What a local dbt task imports on top of the Airflow task runner (measured with sys.modules).
@@ -56,9 +58,7 @@ def preload() -> float:
         except ImportError as exc:  # an optional part (e.g. OpenLineage) missing: tasks import less
             log.info("not preloaded: %s (%s)", name, exc)
     # Airflow plugins (Cosmos's, this package's docs view), which each task process loads otherwise.
-    from airflow import plugins_manager
-
-    plugins_manager.ensure_plugins_loaded()
+    compat.load_airflow_plugins()
     from dbt.contracts import project
     from dbt_common.dataclass_schema import dbtClassMixin
 

@@ -1,0 +1,157 @@
+"""Every use of another library's private or internal API, in one place.
+
+Each function says which version it was written against and why no public API serves.
+``tests/test_compat.py`` checks every assumption against the installed libraries and fails with a
+message naming the function when an upstream release changes one. Imports stay inside the functions:
+importing this module costs nothing (a local task process must not import the Kubernetes client).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from typing import Any
+
+# --- astronomer-cosmos 1.15.1 ---------------------------------------------------------------------
+
+
+def cosmos_test_task(
+    task_id: str,
+    *,
+    test: Any,
+    render_config: Any,
+    converter_kwargs: dict[str, Any],
+    dag: Any,
+    task_group: Any,
+) -> Any:
+    """One Cosmos test task for one dbt test node, built as Cosmos builds its own test tasks.
+
+    ``cosmos.airflow.graph.create_test_task_metadata`` and ``cosmos.core.airflow.get_airflow_task`` are
+    not public; Cosmos's node converters receive the keyword arguments used here (``execution_mode``,
+    ``test_indirect_selection``, ``task_args``, ``on_warning_callback``, ``enable_owner_inheritance``)
+    without documenting them. No public API builds a task for one test (Cosmos groups a model's tests
+    into one task). The signature changed between Cosmos 1.15.0 and 1.15.1.
+    """
+    from cosmos.airflow.graph import create_test_task_metadata
+    from cosmos.core.airflow import get_airflow_task
+
+    meta = create_test_task_metadata(
+        task_id,
+        converter_kwargs["execution_mode"],
+        converter_kwargs["test_indirect_selection"],
+        task_args=converter_kwargs["task_args"],
+        on_warning_callback=converter_kwargs["on_warning_callback"],
+        node=test,
+        render_config=render_config,
+        enable_owner_inheritance=converter_kwargs["enable_owner_inheritance"],
+    )
+    meta.arguments["select"] = "fqn:" + ".".join(test.fqn or [])  # exactly this test
+    return get_airflow_task(meta, dag, task_group)
+
+
+def cosmos_node_config(task: Any) -> dict[str, Any]:
+    """The dbt node a Cosmos task renders (name, resource_type, config, unique_id), or ``{}``.
+
+    Cosmos keeps it in the operator's ``extra_context["dbt_node_config"]``; it offers no accessor.
+    """
+    return (getattr(task, "extra_context", None) or {}).get("dbt_node_config") or {}
+
+
+def connection_field(mapping: Any, field: str) -> Any:
+    """A connection field as Cosmos's own profile mappings read it (``"login"``, ``"extra.auth"``).
+
+    ``BaseProfileMapping._get_airflow_conn_field`` is private; the public ``get_dbt_value`` applies
+    Cosmos's "falsy means missing" rule, which would drop ``false`` and ``0``.
+    """
+    return mapping._get_airflow_conn_field(field)
+
+
+# --- Python's inspect on other libraries' classes --------------------------------------------------
+
+
+def precompute_init_signatures(classes: Iterable[type]) -> None:
+    """Give each ``__init__`` in ``classes``' method resolution orders its ``__signature__``, which
+    ``inspect.signature`` then returns as it is.
+
+    Cosmos calls ``inspect.signature`` on every KubernetesPodOperator class for every task it builds
+    (60 % of parsing a 2,000-task DAG, bench/parse_bench.py); it has no cache and no option to skip it.
+    Setting ``__signature__`` on another library's function is the private part.
+    """
+    for cls in classes:
+        for klass in cls.__mro__:
+            init = klass.__dict__.get("__init__")
+            if inspect.isfunction(init) and "__signature__" not in init.__dict__:
+                init.__signature__ = inspect.signature(init)  # type: ignore[attr-defined]
+
+
+# --- kubernetes client 36.0.3 ----------------------------------------------------------------------
+
+
+def k8s_model_from_api_dict(cls_name: str, data: dict[str, Any]) -> Any:
+    """A ``kubernetes.client`` model (nested dicts converted too) from API-style camelCase ``data``.
+
+    ``ApiClient._ApiClient__deserialize`` is the client's own converter for API responses; the public
+    ``ApiClient.deserialize`` takes an HTTP response object, not a dict.
+    """
+    from kubernetes.client import ApiClient
+
+    return ApiClient()._ApiClient__deserialize(data, cls_name)
+
+
+# --- apache-airflow 3.3.2 --------------------------------------------------------------------------
+
+
+def airflow_user_dependency() -> Any:
+    """The FastAPI dependency Airflow's own routes use to resolve the caller: the UI's JWT cookie or an
+    ``Authorization: Bearer`` token, refused with 401/403 otherwise.
+
+    ``airflow.api_fastapi.core_api.security.get_user`` is internal; Airflow documents no authentication
+    API for a plugin's FastAPI app, which it mounts without authentication.
+    """
+    from airflow.api_fastapi.core_api.security import get_user
+
+    return get_user
+
+
+def airflow_auth_manager() -> Any:
+    """The API server's auth manager (its public interface: ``filter_authorized_dag_ids`` ...).
+
+    ``airflow.api_fastapi.app.get_auth_manager`` is how Airflow's own routes reach it; it is not part of
+    the documented public interface.
+    """
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager()
+
+
+def load_airflow_plugins() -> None:
+    """Load every Airflow plugin now (the warm executor does it once, before it forks task processes).
+
+    ``airflow.plugins_manager.ensure_plugins_loaded`` is internal; each task process calls it itself.
+    """
+    from airflow import plugins_manager
+
+    plugins_manager.ensure_plugins_loaded()
+
+
+def latest_run(dag_id: str) -> tuple[str, list[tuple[str, str, float | None]]]:
+    """State of the latest run of ``dag_id`` and (task, state, seconds) of each of its tasks, from the
+    metadata database (``make demo`` after ``airflow dags test``, which starts no API server).
+
+    The ORM models ``DagRun`` and ``TaskInstance`` are internal to Airflow 3; the public REST API would
+    need a running API server and a token.
+    """
+    from airflow.models import DagRun, TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        run = session.query(DagRun).filter(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).first()
+        if run is None:
+            return "missing", []
+        tis = (
+            session.query(TaskInstance)
+            .filter(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run.run_id)
+            .order_by(TaskInstance.start_date)
+            .all()
+        )
+        return str(run.state), [(ti.task_id, str(ti.state), ti.duration) for ti in tis]

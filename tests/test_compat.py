@@ -1,0 +1,145 @@
+"""Each private or internal API that dbt_spark_operator.compat uses, checked against the installed
+libraries: when an upstream release changes one, the failure names the compat function to revisit."""
+
+from __future__ import annotations
+
+import inspect
+from datetime import datetime
+from pathlib import Path
+
+from airflow.sdk import DAG
+from kubernetes.client import models as k8s
+
+from conftest import ROOT
+from dbt_spark_operator import compat, dbt_task_group
+
+PRIVATE_NAMES = (
+    "_ApiClient__",
+    "__signature__",
+    "cosmos.airflow.graph",
+    "cosmos.core.airflow",
+    "ensure_plugins_loaded",
+    "_get_airflow_conn_field",
+    "dbt_node_config",
+    "core_api.security",
+    "get_auth_manager",
+    "airflow.models",
+)
+
+
+def test_private_names_appear_only_in_the_compat_module():
+    package = ROOT / "plugin" / "dbt_spark_operator"
+    found = {
+        (path.name, name)
+        for path in package.glob("*.py")
+        if path.name != "compat.py"
+        for name in PRIVATE_NAMES
+        if name in path.read_text()
+    }
+    assert found == set(), "use dbt_spark_operator.compat for these"
+
+
+def test_cosmos_test_task_builder_takes_what_compat_passes():
+    from cosmos.airflow.graph import create_test_task_metadata
+    from cosmos.core.airflow import get_airflow_task
+
+    params = set(inspect.signature(create_test_task_metadata).parameters)
+    wanted = {"task_args", "on_warning_callback", "node", "render_config", "enable_owner_inheritance"}
+    assert wanted <= params, f"compat.cosmos_test_task: create_test_task_metadata now takes {sorted(params)}"
+    assert list(inspect.signature(get_airflow_task).parameters)[:3] == ["task", "dag", "task_group"], (
+        "compat.cosmos_test_task: get_airflow_task(task, dag, task_group) changed"
+    )
+
+
+def test_cosmos_converters_receive_the_keywords_compat_reads():
+    """The per-test converter gets Cosmos's keyword arguments: the tasks it built select one test each."""
+    with DAG("compat_converter", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        dbt_task_group("analytics", execution="kubernetes", select=["stg_employees"])
+    tests = [t for t in dag.tasks if compat.cosmos_node_config(t).get("resource_type") == "test"]
+    assert tests, "compat.cosmos_test_task: Cosmos no longer calls the test converter"
+    for task in tests:
+        assert str(task.select).startswith("fqn:analytics."), "compat.cosmos_test_task: select not set"
+
+
+def test_cosmos_keeps_the_node_in_extra_context():
+    with DAG("compat_node", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        dbt_task_group("analytics", execution="kubernetes", select=["simple_pipeline"])
+    node = compat.cosmos_node_config(dag.task_dict["analytics.simple_pipeline.run"])
+    assert node.get("unique_id") == "model.analytics.simple_pipeline", (
+        "compat.cosmos_node_config: Cosmos no longer keeps extra_context['dbt_node_config']"
+    )
+    assert node.get("resource_type") == "model" and "config" in node
+
+
+def test_cosmos_profile_mapping_reads_connection_fields(monkeypatch):
+    from cosmos.profiles.base import BaseProfileMapping
+
+    from conftest import kyuubi_connection
+    from dbt_spark_operator import KyuubiProfileMapping
+
+    assert hasattr(BaseProfileMapping, "_get_airflow_conn_field"), (
+        "compat.connection_field: Cosmos's BaseProfileMapping._get_airflow_conn_field is gone"
+    )
+    monkeypatch.setenv(*kyuubi_connection(host="k", login="etl", extra={"use_ssl": False, "auth": "LDAP"}))
+    mapping = KyuubiProfileMapping()
+    assert compat.connection_field(mapping, "login") == "etl"
+    assert compat.connection_field(mapping, "extra.use_ssl") is False  # false stays false
+
+
+def test_inspect_returns_a_precomputed_signature():
+    class Base:
+        def __init__(self, a: int, *, b: str = "x") -> None: ...
+
+    class Child(Base):
+        def __init__(self, c: float, **kwargs: object) -> None: ...
+
+    compat.precompute_init_signatures([Child])
+    assert "__signature__" in Child.__init__.__dict__ and "__signature__" in Base.__init__.__dict__
+    assert list(inspect.signature(Child.__init__).parameters) == ["self", "c", "kwargs"], (
+        "compat.precompute_init_signatures: inspect.signature ignores __signature__"
+    )
+
+
+def test_kubernetes_client_converts_api_dicts_to_models():
+    from kubernetes.client import ApiClient
+
+    assert hasattr(ApiClient(), "_ApiClient__deserialize"), (
+        "compat.k8s_model_from_api_dict: the kubernetes client lost ApiClient.__deserialize"
+    )
+    volume = compat.k8s_model_from_api_dict(
+        "V1Volume", {"name": "ca", "secret": {"secretName": "company-ca"}}
+    )
+    assert isinstance(volume, k8s.V1Volume) and isinstance(volume.secret, k8s.V1SecretVolumeSource)
+    assert volume.secret.secret_name == "company-ca"
+
+
+def test_airflow_internals_the_docs_page_and_the_warm_executor_use():
+    get_user = compat.airflow_user_dependency()
+    assert "request" in inspect.signature(get_user).parameters, (
+        "compat.airflow_user_dependency: airflow.api_fastapi.core_api.security.get_user changed"
+    )
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.base_auth_manager import BaseAuthManager
+
+    assert callable(get_auth_manager), "compat.airflow_auth_manager: get_auth_manager is gone"
+    assert {"dag_ids", "user", "method"} <= set(
+        inspect.signature(BaseAuthManager.filter_authorized_dag_ids).parameters
+    )
+    from airflow import plugins_manager
+
+    assert callable(plugins_manager.ensure_plugins_loaded), (
+        "compat.load_airflow_plugins: plugins_manager.ensure_plugins_loaded is gone"
+    )
+
+
+def test_airflow_orm_has_what_the_demo_reads(airflow_db):
+    from airflow.models import DagRun, TaskInstance
+
+    for model, columns in (
+        (DagRun, ("dag_id", "run_id", "state", "id")),
+        (TaskInstance, ("task_id", "state", "duration", "start_date")),
+    ):
+        missing = [c for c in columns if not hasattr(model, c)]
+        assert missing == [], f"compat.latest_run: {model.__name__} has no {missing}"
+    assert compat.latest_run("no_such_dag") == ("missing", [])
+    assert Path(compat.__file__).name == "compat.py"
