@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,6 +95,38 @@ def manifest() -> Path:
     from dbt_spark_operator.project import write_manifest
 
     return write_manifest(PROJECT)
+
+
+PARSE_DAGS = """
+import json, sys
+from airflow.dag_processing.dagbag import DagBag
+result = {"errors": {}, "dags": {}}
+for folder in sys.argv[1:]:
+    bag = DagBag(dag_folder=folder)
+    result["errors"].update({f: e.strip().splitlines()[-1] for f, e in bag.import_errors.items()})
+    result["dags"].update({d: len(bag.dags[d].tasks) for d in bag.dag_ids})
+print(json.dumps(result))
+"""
+
+
+def python_json(script: str, *args: str, env: dict[str, str], wrapper: tuple[str, ...] = ()) -> Any:
+    """Run ``script`` in a fresh interpreter of this venv; its last line of output, as JSON. ``wrapper``
+    runs the interpreter (``sh -c 'mount ...; exec "$0" "$@"'``)."""
+    proc = subprocess.run(
+        [*wrapper, str(BIN / "python"), "-c", script, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def parse_dags(folders: list[Path], env: dict[str, str], wrapper: tuple[str, ...] = ()) -> dict:
+    """Parse DAG folders in a fresh interpreter as Airflow's DagBag does: ``{"errors": {file: last
+    line}, "dags": {dag_id: task count}}``."""
+    return python_json(PARSE_DAGS, *map(str, folders), env=env, wrapper=wrapper)
 
 
 def kyuubi_connection(conn_id: str = "kyuubi_default", **fields: object) -> tuple[str, str]:

@@ -4,29 +4,17 @@ without a metadata database), a task with a bad connection fails with one clear 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT, cli, kyuubi_connection
+from conftest import BIN, ROOT, cli, kyuubi_connection, parse_dags
 
 FOLDERS = ("dags", "tests/integration_dags", "tests/user_dags")
 DAG_IDS = ["analytics_kubernetes", "imported_marts", "sample_dbt_pipeline", "shop", "simple_model_test"]
 LDAP = {"host": "kyuubi", "login": "etl", "password": "Pw-never-read-at-parse", "extra": {"auth": "LDAP"}}
-
-PARSE = """
-import json, sys
-from airflow.dag_processing.dagbag import DagBag
-result = {"errors": {}, "dags": {}}
-for folder in sys.argv[1:]:
-    bag = DagBag(dag_folder=folder)
-    result["errors"].update({f: e.strip().splitlines()[-1] for f, e in bag.import_errors.items()})
-    result["dags"].update({d: len(bag.dags[d].tasks) for d in bag.dag_ids})
-print(json.dumps(result))
-"""
 
 
 def parse_env(execution: str, connection: dict | None, asked: Path) -> dict[str, str]:
@@ -49,17 +37,8 @@ def parse_env(execution: str, connection: dict | None, asked: Path) -> dict[str,
 @pytest.mark.parametrize("connection", [None, LDAP], ids=["no-connection", "ldap-password"])
 @pytest.mark.parametrize("execution", ["kubernetes", "local"])
 def test_every_dag_imports_without_connection_or_metadata_database(execution, connection, tmp_path):
-    folders = [str(ROOT / folder) for folder in FOLDERS]
     asked = tmp_path / "asked"
-    proc = subprocess.run(
-        [str(BIN / "python"), "-c", PARSE, *folders],
-        env=parse_env(execution, connection, asked),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = parse_dags([ROOT / folder for folder in FOLDERS], parse_env(execution, connection, asked))
     assert result["errors"] == {}
     assert sorted(result["dags"]) == DAG_IDS
     assert all(count > 5 for count in result["dags"].values()), result["dags"]

@@ -7,7 +7,6 @@ namespace (``unshare -m``)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -15,15 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT, cli
+from conftest import ROOT, cli, parse_dags
 
-PARSE = """
-import json, sys
-from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(dag_folder=sys.argv[1])
-print(json.dumps({"errors": {f: e.strip().splitlines()[-1] for f, e in bag.import_errors.items()},
-                  "dags": sorted(bag.dag_ids)}))
-"""
 SAMPLE_DAGS = ["analytics_kubernetes", "sample_dbt_pipeline", "simple_model_test"]
 
 
@@ -60,16 +52,9 @@ def parse_read_only(checkout: Path, projects_dir: Path, read_only: list[Path]) -
         DBT_SPARK_STATE_DIR="/nonexistent/dbt-state",  # no state volume
         DBT_SPARK_EXECUTION="kubernetes",
     )
-    script = f'{mounts} && {probe} && exec "$0" -c "$1" "$2"'
-    proc = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script, str(BIN / "python"), PARSE, str(checkout / "dags")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    script = f'{mounts} && {probe} && exec "$0" "$@"'
+    result = parse_dags([checkout / "dags"], env, wrapper=("unshare", "-m", "sh", "-c", script))
+    return {"errors": result["errors"], "dags": sorted(result["dags"])}
 
 
 def test_every_dag_imports_from_a_read_only_checkout_and_projects_volume(delivered):

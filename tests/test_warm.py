@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 from airflow._shared.module_loading import import_string
 from airflow.executors.local_executor import LocalExecutor
 
+from conftest import python_json
 from dbt_spark_operator.demo import WARM_EXECUTOR, airflow_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,24 +50,8 @@ def _child(mode: str, tmp_path: Path) -> dict[str, list[str]]:
     dag.write_text(GROUP_ONLY_DAG)
     env = airflow_env(ROOT)
     env.update(AIRFLOW_HOME=str(tmp_path / "airflow"), DBT_PROFILES_DIR=str(ROOT / "profiles"))
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            CHILD,
-            mode,
-            str(dag),
-            str(ROOT / "dbt" / "analytics"),
-            str(tmp_path / "target"),
-            ",".join(HEAVY),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    args = (mode, str(dag), str(ROOT / "dbt" / "analytics"), str(tmp_path / "target"), ",".join(HEAVY))
+    return python_json(CHILD, *args, env=env)
 
 
 def test_the_demo_and_test_airflow_use_the_warm_executor():
