@@ -15,7 +15,7 @@ from dbt_spark_operator.errors import DbtSparkOperatorError
 def _engine(args: argparse.Namespace) -> int:
     from dbt_spark_operator.engine import EngineConfig, LocalEngine
 
-    overrides = {"home": args.home, "port": args.port}
+    overrides = {"home": args.home, "port": args.port, "auth": getattr(args, "auth", None)}
     if getattr(args, "timeout", None):
         overrides["start_timeout"] = args.timeout
     engine = LocalEngine(EngineConfig.from_env(**overrides))
@@ -90,8 +90,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def check_dag(dag: Any) -> tuple[int, list[str]]:
-    """Each dbt task of ``dag`` as it would start: connection read and checked, profile rendered, pod
-    built (pod-based tasks). Returns how many tasks were checked and each distinct problem, once."""
+    """Each dbt task of ``dag`` as it would start: connection read and checked, profile rendered, the
+    login tried (auth LDAP or CUSTOM), pod built (pod-based tasks). Returns how many tasks were checked
+    and each distinct problem, once."""
     from dbt_spark_operator.pod import render_pod
 
     problems: dict[str, list[str]] = {}
@@ -102,10 +103,9 @@ def check_dag(dag: Any) -> tuple[int, list[str]]:
             continue
         checked += 1
         try:
+            setup.apply_connection(task)  # the connection, profile and login, once per connection
             if hasattr(task, "build_pod_request_obj"):
                 render_pod(task)
-            else:  # a Cosmos local operator: the profile it would render
-                setup.apply_connection(task)
         except Exception as exc:  # noqa: BLE001 -- every problem is reported, none stops the check
             text = str(exc).strip().splitlines()
             ours = isinstance(exc, DbtSparkOperatorError) and text
@@ -152,6 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     engine.add_argument("--port", type=int, help="thrift port (default 10009, or DBT_SPARK_LOCAL_PORT)")
     engine.add_argument("--home", help="state directory (default DBT_SPARK_ENGINE_HOME or ~/.local/state)")
     engine.add_argument("--timeout", type=float, help="seconds 'up' waits for a first query (default 240)")
+    engine.add_argument(
+        "--auth",
+        choices=["none", "ldap"],
+        help="logins: none (default, or DBT_SPARK_ENGINE_AUTH) or ldap (a throw-away OpenLDAP directory)",
+    )
     engine.set_defaults(func=_engine)
 
     manifest = commands.add_parser(

@@ -8,7 +8,10 @@ importing this module costs nothing (a local task process must not import the Ku
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -155,3 +158,54 @@ def latest_run(dag_id: str) -> tuple[str, list[tuple[str, str, float | None]]]:
             .all()
         )
         return str(run.state), [(ti.task_id, str(ti.state), ti.duration) for ti in tis]
+
+
+# --- PyHive 0.7 and dbt-spark 1.11.0 -------------------------------------------------------------
+
+# A SASL handshake the server ends with BAD (3) or ERROR (4): HiveServer2 and Kyuubi refuse the login
+# there ("Error validating the login"), before any session exists.
+_REFUSED = re.compile(r"Bad status: [34]\b")
+
+
+def thrift_login_refused(
+    host: str, port: int, user: str, password: str | None, *, use_ssl: bool, timeout: float = 10.0
+) -> str | None:
+    """Open the thrift transport once with SASL PLAIN (auth LDAP or CUSTOM), as dbt-spark does, and close
+    it: the server's refusal when it refuses the login, else None (accepted, or not reachable: dbt's own
+    retries deal with that). No session is opened, so no Kyuubi engine starts.
+
+    PyHive's ``get_installed_sasl`` and dbt-spark's ``build_ssl_transport`` are how both build that
+    transport; neither offers a public "check the login" call, and ``hive.connect`` opens a session.
+    """
+    import thrift_sasl
+    from pyhive.hive import get_installed_sasl
+    from thrift.transport import TSocket, TTransport
+
+    if use_ssl:
+        from dbt.adapters.spark.connections import build_ssl_transport
+
+        transport = build_ssl_transport(host, port, user, "LDAP", "", password)
+        socket = transport._trans  # the TSSLSocket under the SASL transport
+    else:
+        socket = TSocket.TSocket(host, port)
+        transport = thrift_sasl.TSaslClientTransport(
+            lambda: get_installed_sasl(host=host, sasl_auth="PLAIN", username=user, password=password or "x"),
+            "PLAIN",
+            socket,
+        )
+    socket.setTimeout(timeout * 1000)
+    quiet = logging.getLogger("thrift")  # an unreachable server is dbt's to report, with its retries
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        transport.open()
+    except TTransport.TTransportException as exc:
+        text = str(exc)
+        return text if _REFUSED.search(text) else None
+    except OSError:
+        return None
+    finally:
+        quiet.setLevel(level)
+        with contextlib.suppress(Exception):  # a transport that never opened may not close cleanly
+            transport.close()
+    return None

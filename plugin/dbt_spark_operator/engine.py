@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
+from dbt_spark_operator.ldap_directory import LdapDirectory
 
 ICEBERG_VERSION = "1.10.0"
 SPARK_LINE = "3.5"
@@ -34,6 +36,7 @@ SCALA_BINARY = "2.12"
 MAVEN_REPO = "https://repo1.maven.org/maven2"
 DEFAULT_PORT = 10009
 CATALOG = "iceberg"
+AUTH_MODES = ("none", "ldap")
 
 
 class EngineError(DbtSparkOperatorError):
@@ -81,6 +84,11 @@ class EngineConfig:
     start_timeout: float = 240.0
     driver_memory: str = "2g"
     maven_repo: str = MAVEN_REPO
+    auth: str = "none"  # "ldap": logins checked against a throw-away OpenLDAP (ldap_directory.py)
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise EngineError(f"auth must be one of {', '.join(AUTH_MODES)}, got {self.auth!r}")
 
     @classmethod
     def from_env(cls, **overrides: object) -> EngineConfig:
@@ -95,6 +103,8 @@ class EngineConfig:
             values["jar_cache"] = Path(env["DBT_SPARK_JAR_CACHE"])
         if env.get("DBT_SPARK_MAVEN_REPO"):
             values["maven_repo"] = env["DBT_SPARK_MAVEN_REPO"].rstrip("/")
+        if env.get("DBT_SPARK_ENGINE_AUTH"):
+            values["auth"] = env["DBT_SPARK_ENGINE_AUTH"].lower()
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "home" in values:
             values["home"] = Path(values["home"]).resolve()  # type: ignore[arg-type]
@@ -112,6 +122,17 @@ class EngineConfig:
     def state_path(self) -> Path:
         return self.home / "engine.json"
 
+    @property
+    def ldap(self) -> LdapDirectory:
+        return LdapDirectory(self.home / "ldap")
+
+    def credentials(self) -> dict[str, str]:
+        """How a client logs in: nothing without auth; the service user with LDAP."""
+        if self.auth != "ldap":
+            return {}
+        user, password = self.ldap.service_user()
+        return {"username": user, "password": password, "auth": "LDAP"}
+
 
 def _port(value: str) -> int:
     if not value.isdigit() or not 0 < int(value) < 65536:
@@ -128,13 +149,16 @@ class EngineStatus:
     home: Path
     log_path: Path
     started_seconds: float | None = None  # start-up time of the ``up`` that started it
+    auth: str = "none"
 
     def describe(self) -> str:
         if not self.running:
             return f"stopped (home {self.home})"
+        login = f", auth LDAP (users and passwords in {self.home / 'ldap' / 'users.json'})"
         return (
-            f"running: pid {self.pid}, thrift on {self.host}:{self.port}, "
-            f"warehouse {self.home / 'warehouse'}, log {self.log_path}"
+            f"running: pid {self.pid}, thrift on {self.host}:{self.port}"
+            + (login if self.auth == "ldap" else "")
+            + f", warehouse {self.home / 'warehouse'}, log {self.log_path}"
         )
 
 
@@ -164,8 +188,9 @@ class LocalEngine:
                 cfg.home,
                 cfg.log_path,
                 state.get("started_seconds"),
+                state.get("auth", "none"),
             )
-        return EngineStatus(False, None, cfg.host, cfg.port, cfg.home, cfg.log_path)
+        return EngineStatus(False, None, cfg.host, cfg.port, cfg.home, cfg.log_path, auth=cfg.auth)
 
     # --- start --------------------------------------------------------------------------------
 
@@ -173,10 +198,11 @@ class LocalEngine:
         """Start the engine and wait until a query succeeds; harmless when it already runs."""
         current = self.status()
         if current.running:
-            if current.port != self.config.port:
+            if current.port != self.config.port or current.auth != self.config.auth:
                 raise EngineError(
-                    f"the engine in {self.config.home} already runs on port {current.port}, "
-                    f"not {self.config.port}: run 'dbt-spark-operator engine down' first"
+                    f"the engine in {self.config.home} already runs on port {current.port} with auth "
+                    f"{current.auth}, not {self.config.port} with {self.config.auth}: "
+                    "run 'dbt-spark-operator engine down' first"
                 )
             _wait_for_query(
                 current.host,
@@ -184,6 +210,7 @@ class LocalEngine:
                 time.monotonic() + self.config.start_timeout,
                 None,
                 self.config.log_path,
+                self.config.credentials(),
             )
             return current
         cfg = self.config
@@ -192,6 +219,10 @@ class LocalEngine:
         _check_port_free(cfg.host, cfg.port)
         jars = ensure_jars(cfg.jar_cache, cfg.maven_repo)
         (cfg.home / "conf").mkdir(parents=True, exist_ok=True)
+        ldap_url = None
+        if cfg.auth == "ldap":
+            cfg.ldap.prepare()
+            ldap_url = f"ldap://{cfg.host}:{_free_port(cfg.host)}/"
 
         started = time.monotonic()
         env = {
@@ -205,7 +236,7 @@ class LocalEngine:
             log.write(f"\n=== engine up {time.strftime('%Y-%m-%dT%H:%M:%S')} ===\n".encode())
             log.flush()
             proc = subprocess.Popen(
-                self.command(spark_home, jars),
+                self.command(spark_home, jars, ldap_url),
                 cwd=cfg.home,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -213,10 +244,12 @@ class LocalEngine:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        state = {"pid": proc.pid, "host": cfg.host, "port": cfg.port}
+        state = {"pid": proc.pid, "host": cfg.host, "port": cfg.port, "auth": cfg.auth}
         cfg.state_path.write_text(json.dumps(state))
         try:
-            _wait_for_query(cfg.host, cfg.port, started + cfg.start_timeout, proc, cfg.log_path)
+            _wait_for_query(
+                cfg.host, cfg.port, started + cfg.start_timeout, proc, cfg.log_path, cfg.credentials()
+            )
         except BaseException:
             _stop_group(proc.pid, proc)
             cfg.state_path.unlink(missing_ok=True)
@@ -225,8 +258,9 @@ class LocalEngine:
         cfg.state_path.write_text(json.dumps(state))
         return self.status()
 
-    def command(self, spark_home: Path, jars: list[Path]) -> list[str]:
-        """The spark-submit argv of the thrift server."""
+    def command(self, spark_home: Path, jars: list[Path], ldap_url: str | None = None) -> list[str]:
+        """The spark-submit argv of the thrift server; with ``ldap_url``, slapd started first in the same
+        process group (so that ``down`` stops both) and the server's logins checked against it."""
         cfg = self.config
         conf = {
             "spark.master": "local[2]",
@@ -273,8 +307,13 @@ class LocalEngine:
         for key, value in conf.items():
             argv += ["--conf", f"{key}={value}"]
         argv.append("spark-internal")
+        if ldap_url:
+            hiveconf.update(LdapDirectory.hiveconf(ldap_url))
         for key, value in hiveconf.items():
             argv += ["--hiveconf", f"{key}={value}"]
+        if ldap_url:
+            slapd = " ".join(shlex.quote(a) for a in cfg.ldap.command(ldap_url))
+            return ["/bin/sh", "-c", f'{slapd} & exec "$@"', "local-engine", *argv]
         return argv
 
     # --- stop ---------------------------------------------------------------------------------
@@ -411,6 +450,12 @@ def _stop_group(pgid: int, proc: subprocess.Popen | None, grace: float = 30.0) -
         raise EngineError(f"engine process group {pgid} did not exit after SIGKILL")
 
 
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
 def _port_answers(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=1):
@@ -420,16 +465,23 @@ def _port_answers(host: str, port: int) -> bool:
 
 
 def run_query(
-    host: str, port: int, sql: str, timeout: float = 30.0, configuration: dict[str, str] | None = None
+    host: str,
+    port: int,
+    sql: str,
+    timeout: float = 30.0,
+    configuration: dict[str, str] | None = None,
+    credentials: dict[str, str] | None = None,
 ) -> list[tuple]:
-    """Run one statement over thrift (PyHive, as dbt-spark does) and return its rows."""
+    """Run one statement over thrift (PyHive, as dbt-spark does) and return its rows. ``credentials``:
+    ``username``, ``password`` and ``auth`` (``LDAP``) for an engine that checks logins."""
     from pyhive import hive
 
     result: dict[str, object] = {}
 
     def work() -> None:
         try:
-            conn = hive.connect(host=host, port=port, username="admin", configuration=configuration)
+            login = credentials or {"username": "admin"}
+            conn = hive.connect(host=host, port=port, configuration=configuration, **login)
             try:
                 cur = conn.cursor()
                 cur.execute(sql)
@@ -453,7 +505,12 @@ def run_query(
 
 
 def _wait_for_query(
-    host: str, port: int, deadline: float, proc: subprocess.Popen | None, log_path: Path
+    host: str,
+    port: int,
+    deadline: float,
+    proc: subprocess.Popen | None,
+    log_path: Path,
+    credentials: dict[str, str] | None = None,
 ) -> None:
     while True:
         if proc is not None and proc.poll() is not None:
@@ -468,8 +525,9 @@ def _wait_for_query(
                     f"CREATE NAMESPACE IF NOT EXISTS {CATALOG}.default",
                     timeout=30,
                     configuration={"set:hiveconf:spark.sql.defaultCatalog": "spark_catalog"},
+                    credentials=credentials,
                 )
-                if run_query(host, port, "SELECT 1", timeout=30) == [(1,)]:
+                if run_query(host, port, "SELECT 1", timeout=30, credentials=credentials) == [(1,)]:
                     return
             except EngineError:
                 pass

@@ -156,6 +156,30 @@ class KyuubiProfileMapping(BaseProfileMapping):
         password = self.password
         return {self.password_env_var(): password} if password else {}
 
+    def check_login(self) -> None:
+        """With auth LDAP or CUSTOM, log in to the server once (the SASL handshake, no session): raise
+        one line when it refuses the login. A server that cannot be reached is not an error here: dbt's
+        retries (``connect_retries``) are for that. Checked once per connection and process."""
+        values = self.settings
+        if values.get("auth") not in PASSWORD_AUTH_MODES or self._login_checked:
+            return
+        refused = compat.thrift_login_refused(
+            values["host"],
+            values["port"],
+            values.get("user") or "",
+            values.get("password"),
+            use_ssl=bool(values.get("use_ssl")),
+            timeout=min(values["connect_timeout"], 10),
+        )
+        if refused:
+            raise self._error(
+                f"login refused: authentication failed for user {values.get('user')!r} (auth "
+                f"{values['auth']}) at {values['host']}:{values['port']}: {refused}; not retried"
+            )
+        self._login_checked = True
+
+    _login_checked = False
+
     @property
     def password(self) -> str | None:
         return self.settings.get("password")

@@ -183,10 +183,16 @@ class ProjectSetup:
         """The dbt profile from the connection, validated (reads the connection: never at DAG parse)."""
         return self.mapping.get_profile_file_contents(self.profile.profile_name, self.profile.target_name)
 
-    def apply_connection(self, task: Any) -> None:
+    def apply_connection(self, task: Any, check_login: bool = True) -> None:
         """Read and check the connection for ``task``; a pod-based task gets the rendered profile and, when
-        the connection has a password, the Secret reference that carries it into the pod."""
+        the connection has a password, the Secret reference that carries it into the pod.
+
+        ``check_login``: with auth LDAP or CUSTOM, log in once first (:meth:`KyuubiProfileMapping.
+        check_login`): a refused login fails the task at once, where dbt would retry it as if the network
+        had failed (``retry_all``), minutes per task."""
         profile_yaml = self.profile_yaml()
+        if check_login:
+            self.mapping.check_login()
         if not hasattr(task, "build_pod_request_obj"):  # a Cosmos local operator renders its own
             return
         password_env = self.mapping.password_env_var() if self.mapping.password else None
