@@ -103,9 +103,10 @@ def check_dag(dag: Any) -> tuple[int, list[str]]:
             continue
         checked += 1
         try:
-            setup.apply_connection(task)  # the connection, profile and login, once per connection
+            setup.profile_yaml()  # the connection, read and checked
+            setup.mapping.check_login()  # auth LDAP or CUSTOM: the server accepts it (once per mapping)
             if hasattr(task, "build_pod_request_obj"):
-                render_pod(task)
+                render_pod(task)  # on a copy, as a worker builds it: templates, then the connection
         except Exception as exc:  # noqa: BLE001 -- every problem is reported, none stops the check
             text = str(exc).strip().splitlines()
             ours = isinstance(exc, DbtSparkOperatorError) and text

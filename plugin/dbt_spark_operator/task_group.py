@@ -185,7 +185,8 @@ class ProjectSetup:
 
     def apply_connection(self, task: Any, check_login: bool = True) -> None:
         """Read and check the connection for ``task``; a pod-based task gets the rendered profile and, when
-        the connection has a password, the Secret reference that carries it into the pod.
+        the connection has a password, the Secret reference that carries it into the pod. Call it after
+        Airflow rendered the task's templates (``pre_execute`` is): the profile holds dbt's own Jinja.
 
         ``check_login``: with auth LDAP or CUSTOM, log in once first (:meth:`KyuubiProfileMapping.
         check_login`): a refused login fails the task at once, where dbt would retry it as if the network
