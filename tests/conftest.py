@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,20 @@ def parse_dags(folders: list[Path], env: dict[str, str], wrapper: tuple[str, ...
     """Parse DAG folders in a fresh interpreter as Airflow's DagBag does: ``{"errors": {file: last
     line}, "dags": {dag_id: task count}}``."""
     return python_json(PARSE_DAGS, *map(str, folders), env=env, wrapper=wrapper)
+
+
+def dags_test(dag_id: str, dags_folder: Path, **env: str) -> tuple[subprocess.CompletedProcess, float]:
+    """``airflow dags test`` of ``dag_id`` from ``dags_folder`` (this session's SQLite Airflow), with
+    ``env`` on top of this process's environment; the finished process and its seconds."""
+    started = time.monotonic()
+    proc = subprocess.run(
+        [str(BIN / "airflow"), "dags", "test", dag_id],
+        env={**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder), **env},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return proc, time.monotonic() - started
 
 
 def kyuubi_connection(conn_id: str = "kyuubi_default", **fields: object) -> tuple[str, str]:

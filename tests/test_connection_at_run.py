@@ -5,12 +5,11 @@ without a metadata database), a task with a bad connection fails with one clear 
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import BIN, ROOT, cli, kyuubi_connection, parse_dags
+from conftest import ROOT, cli, dags_test, kyuubi_connection, parse_dags
 
 FOLDERS = ("dags", "tests/integration_dags", "tests/user_dags")
 DAG_IDS = ["analytics_kubernetes", "imported_marts", "sample_dbt_pipeline", "shop", "simple_model_test"]
@@ -69,19 +68,8 @@ with DAG("bad_conn", schedule=None, start_date=datetime(2025, 1, 1)):
 def test_a_task_with_a_bad_connection_fails_with_one_clear_line(execution, airflow_db, tmp_path):
     """The task runner reads the connection (the task's pre_execute) before dbt starts or a pod is built."""
     (tmp_path / "bad.py").write_text(BAD_DAG)
-    env = {
-        **os.environ,
-        "DBT_SPARK_EXECUTION": execution,
-        "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path),
-    }
-    env.update([kyuubi_connection(conn_type="postgres", host="127.0.0.1")])
-    proc = subprocess.run(
-        [str(BIN / "airflow"), "dags", "test", "bad_conn"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    connection = dict([kyuubi_connection(conn_type="postgres", host="127.0.0.1")])
+    proc, _ = dags_test("bad_conn", tmp_path, DBT_SPARK_EXECUTION=execution, **connection)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output[-3000:]
     line = "Kyuubi connection 'kyuubi_default' has type 'postgres'; expected one of kyuubi, hiveserver2"

@@ -6,7 +6,6 @@ instead of dbt retrying them as network errors for minutes."""
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from airflow_stack import processes_of
-from conftest import BIN, ROOT, SESSION_DIR, free_port, kyuubi_connection
+from conftest import ROOT, SESSION_DIR, dags_test, free_port, kyuubi_connection
 from dbt_spark_operator.engine import EngineConfig, EngineError, LocalEngine, run_query
 
 DAG = """
@@ -73,25 +72,16 @@ def test_the_engine_refuses_a_bad_login_at_once(ldap_engine, user, password):
     assert time.monotonic() - started < 10
 
 
-def dags_test(ldap_engine, tmp_path: Path, **connection) -> tuple[subprocess.CompletedProcess, float]:
+def run_dag(ldap_engine, tmp_path: Path, **connection) -> tuple[subprocess.CompletedProcess, float]:
     (tmp_path / "ldap_login.py").write_text(DAG.format(shop=str(ROOT / "tests" / "dbt_projects" / "shop")))
-    env = {**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path), "DBT_SPARK_EXECUTION": "local"}
     fields = {"host": "127.0.0.1", "port": ldap_engine.config.port, "extra": {"auth": "LDAP"}, **connection}
-    env.update([kyuubi_connection(**fields)])  # the profile's defaults: 5 retries, 60 s, retry_all
-    started = time.monotonic()
-    proc = subprocess.run(
-        [str(BIN / "airflow"), "dags", "test", "ldap_login"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    return proc, time.monotonic() - started
+    conn = dict([kyuubi_connection(**fields)])  # the profile's defaults: 5 retries, 60 s, retry_all
+    return dags_test("ldap_login", tmp_path, DBT_SPARK_EXECUTION="local", **conn)
 
 
 def test_a_dag_logs_in_with_the_right_password(ldap_engine, airflow_db, tmp_path):
     user, password = ldap_engine.config.ldap.service_user()
-    proc, _ = dags_test(ldap_engine, tmp_path, login=user, password=password)
+    proc, _ = run_dag(ldap_engine, tmp_path, login=user, password=password)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-6000:]
     assert password not in output
@@ -115,7 +105,7 @@ def test_a_refused_login_fails_the_first_task_at_once_in_one_line(
     ldap_engine, airflow_db, tmp_path, user, password
 ):
     fields = {"login": user, **({"password": password} if password else {})}
-    proc, took = dags_test(ldap_engine, tmp_path, **fields)
+    proc, took = run_dag(ldap_engine, tmp_path, **fields)
     output = proc.stdout + proc.stderr
     assert proc.returncode != 0, output[-3000:]
     line = (

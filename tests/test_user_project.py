@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from decimal import Decimal
 
 import kubernetes_validate
@@ -15,7 +14,7 @@ import pytest
 import yaml
 from airflow.dag_processing.dagbag import DagBag
 
-from conftest import BIN, ROOT, cli, query
+from conftest import ROOT, cli, dags_test, query
 from dbt_spark_operator.pod import pod_manifest, render_pod
 from dbt_spark_operator.project import packages_dir
 
@@ -89,10 +88,7 @@ def test_the_dag_renders_in_both_executions(manifest, execution, monkeypatch, ai
 
 
 def test_the_dag_runs_in_local_execution_against_the_engine(manifest, engine, airflow_db):
-    env = {**os.environ, "DBT_SPARK_EXECUTION": "local", "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS)}
-    proc = subprocess.run(
-        [str(BIN / "airflow"), "dags", "test", "shop"], env=env, capture_output=True, text=True, timeout=900
-    )
+    proc, _ = dags_test("shop", DAGS, DBT_SPARK_EXECUTION="local")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
     from dbt_spark_operator.demo import task_summary
 
