@@ -10,7 +10,7 @@ export DBT_SPARK_ENGINE_HOME ?= $(CURDIR)/.engine
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install tools demo ui test lint bench engine-up engine-down clean
+.PHONY: install tools docs demo ui test lint bench engine-up engine-down clean
 
 install: $(VENV)/.installed
 
@@ -25,6 +25,10 @@ tools: $(TOOLS)/helm
 
 $(TOOLS)/helm:
 	GOBIN=$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+## The documentation site (docs/, MkDocs) into .site/; make test builds it too (tests/test_docs.py).
+docs: install
+	mkdocs build --strict
 
 ## Start the local engine, run the sample DAG, print its rows and tasks, stop the engine.
 demo: install
@@ -56,4 +60,4 @@ engine-down: install
 
 clean:
 	-dbt-spark-operator engine down
-	rm -rf .airflow .engine .tools dbt/analytics/target dbt/analytics/logs
+	rm -rf .airflow .engine .tools .site dbt/analytics/target dbt/analytics/logs

@@ -24,6 +24,6 @@ run() {
 need() {
   local tool
   for tool in "$@"; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed or not on PATH: install it first (see README, Production guide)"
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed or not on PATH: install it first (see docs/production.md)"
   done
 }

@@ -234,7 +234,7 @@ def test_missing_tools_and_bad_arguments_are_one_clear_line(tmp_path):
     assert proc.returncode == 1
     assert (
         proc.stderr.strip()
-        == "error: minikube is not installed or not on PATH: install it first (see README, Production guide)"
+        == "error: minikube is not installed or not on PATH: install it first (see docs/production.md)"
     )
     proc = dry("scripts/run-sample-tests.sh", "sometimes", env=env)
     assert proc.returncode == 1 and "unknown argument sometimes: use simple, full or both" in proc.stderr

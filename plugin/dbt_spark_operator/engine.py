@@ -2,7 +2,7 @@
 
 It speaks the same HiveServer2 thrift protocol as Apache Kyuubi on port 10009, so dbt-spark's
 ``method: thrift`` profile reaches it exactly as it reaches Kyuubi in a cluster. Kyuubi's own jars are
-not served by the Maven Central mirror this project can reach (see README, "Local engine"), so the
+not served by the Maven Central mirror this project can reach (see docs/local-engine.md), so the
 server is Spark's HiveThriftServer2 from the pyspark wheel: the same Spark 3.5 a Kyuubi engine runs.
 
 State (warehouse, metastore, log, pid file) lives under one home directory; jars are downloaded once
