@@ -4,13 +4,14 @@ libraries: when an upstream release changes one, the failure names the compat fu
 from __future__ import annotations
 
 import inspect
+import os
 from datetime import datetime
 from pathlib import Path
 
 from airflow.sdk import DAG
 from kubernetes.client import models as k8s
 
-from conftest import ROOT
+from conftest import ROOT, python_json
 from dbt_spark_operator import compat, dbt_task_group
 
 PRIVATE_NAMES = (
@@ -114,10 +115,21 @@ def test_kubernetes_client_converts_api_dicts_to_models():
 
 
 def test_airflow_internals_the_docs_page_and_the_warm_executor_use():
-    get_user = compat.airflow_user_dependency()
-    assert "request" in inspect.signature(get_user).parameters, (
-        "compat.airflow_user_dependency: airflow.api_fastapi.core_api.security.get_user changed"
+    from airflow.api_fastapi.core_api.security import get_user
+
+    assert {"request", "_oauth_token", "bearer_credentials"} <= set(inspect.signature(get_user).parameters), (
+        "compat.airflow_user: airflow.api_fastapi.core_api.security.get_user changed"
     )
+
+    # Loading the plugin (every task process does) leaves Airflow's API security module unimported.
+    loaded = python_json(
+        "import json, sys, dbt_spark_operator.docs_plugin;"
+        "print(json.dumps('airflow.api_fastapi.core_api.security' in sys.modules))",
+        env=dict(os.environ),
+    )
+    assert loaded is False, "compat.airflow_user: import it on the first request, not at plugin load"
+
+    assert inspect.iscoroutinefunction(compat.airflow_user)
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.base_auth_manager import BaseAuthManager
 

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from airflow.plugins_manager import AirflowPlugin
-from fastapi import Depends, FastAPI, HTTPException
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dbt_spark_operator import compat
 from dbt_spark_operator.project import state_dir
@@ -49,7 +50,15 @@ def readable_projects(user: Any) -> list[str]:
     return readable
 
 
-DocsReader = Annotated[Any, Depends(compat.airflow_user_dependency())]
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(HTTPBearer(auto_error=False))]
+
+
+async def docs_reader(request: Request, bearer: Bearer) -> Any:
+    """The caller, resolved by Airflow (:func:`compat.airflow_user`), or 401/403."""
+    return await compat.airflow_user(request, bearer)
+
+
+DocsReader = Annotated[Any, Depends(docs_reader)]
 
 
 @app.get("/", response_class=HTMLResponse)
