@@ -48,6 +48,18 @@ def processes_of(home: Path | str) -> list[psutil.Process]:
     return found
 
 
+def processes_using(path: Path | str) -> list[psutil.Process]:
+    """Processes whose command line names ``path`` or a file under it (an engine home, say)."""
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            if any(str(path) in arg for arg in proc.cmdline()):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
 def _pg_bin() -> Path:
     """Debian's PostgreSQL server binaries (the newest version installed)."""
     versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))

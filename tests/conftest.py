@@ -158,6 +158,29 @@ def engine() -> EngineStatus:
     local.down()
 
 
+@pytest.fixture(scope="session")
+def secure_engine() -> LocalEngine:
+    """A second engine that checks logins against a throw-away OpenLDAP and speaks only TLS
+    (``engine up --auth ldap --tls``); its group (slapd included) stopped at the end."""
+    from airflow_stack import processes_using
+    from dbt_spark_operator.engine import EngineConfig
+
+    home = SESSION_DIR / "engine-secure"
+    engine = LocalEngine(EngineConfig.from_env(home=home, port=free_port(), auth="ldap", tls=True))
+    status = engine.up()
+    assert status.auth == "ldap" and status.tls and "TLS" in status.describe()
+    assert {p.name() for p in processes_using(home)} >= {"slapd", "java"}
+    yield engine
+    engine.down()
+    assert processes_using(home) == []  # slapd went with the engine's process group
+
+
+def secure_query(engine: LocalEngine, sql: str) -> list[tuple]:
+    """``sql`` on the secure engine, logged in as its service user over TLS."""
+    cfg = engine.config
+    return run_query(cfg.host, cfg.port, sql, timeout=120, credentials=cfg.credentials(), tls=True)
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The session's engine is down by now (its fixture stopped it); drop its files."""
     shutil.rmtree(SESSION_DIR, ignore_errors=True)

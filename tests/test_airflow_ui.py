@@ -1,9 +1,11 @@
 """Airflow as users see it: a real Airflow 3 (scheduler, dag-processor, triggerer, api-server with
-LocalExecutor) on PostgreSQL, the project's DAGs in local execution against the local engine, and the
-UI in headless Chromium (Debian's, driven by Playwright).
+LocalExecutor) on PostgreSQL, the project's DAGs in local execution against the secure engine (LDAP
+logins, thrift over TLS: the connection has auth LDAP, the service user's password and use_ssl), and
+the UI in headless Chromium (Debian's, driven by Playwright).
 
 The tests run in file order against one stack: the graph, a rerun through the REST API, a rerun through
-the UI, a user's DAG importing a subset, two runs at once, then the scan for the password.
+the UI, a user's DAG importing a subset, two runs at once, the dbt docs behind the login, connections
+the engine turns away, then the scan for every password.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,7 +22,7 @@ import psycopg2
 import pytest
 
 from airflow_stack import AirflowStack, Postgres, free_port
-from conftest import EXPECTED_SIMPLE_PIPELINE, PROJECT, ROOT, SESSION_DIR, query
+from conftest import EXPECTED_SIMPLE_PIPELINE, PROJECT, ROOT, SESSION_DIR, kyuubi_connection, secure_query
 from restricted_auth_manager import OUTSIDER
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -36,7 +38,13 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / ".artifacts" / "ui"
 DAG_ID = "simple_model_test"
-PASSWORD = "Ldap-Integr4tion-S3cret!"  # the Kyuubi connection's (auth LDAP): must show up nowhere
+# Connections the engine must refuse (tests/stack_dags/refused_logins.py): login, password, TLS.
+REFUSED = {
+    "wrong_password": ("etl", "Wr0ng-Integr4tion-Pass!", True),
+    "unknown_user": ("ghost", "Gh0st-Integr4tion-Pass!", True),
+    "no_password": ("etl", None, True),
+    "plain_client": ("etl", "service", False),  # the right password, without TLS
+}
 # Not the Airflow services' own settings: the stack sets those. Not the test session's dbt target and
 # log paths either: parallel tasks each get their own from Cosmos.
 DROP_ENV = ("AIRFLOW_CONN_", "AIRFLOW__CORE__", "AIRFLOW__DATABASE__", "DBT_TARGET_PATH", "DBT_LOG_PATH")
@@ -47,7 +55,34 @@ def manifest_nodes() -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def stack(engine) -> Iterator[AirflowStack]:
+def connections(secure_engine) -> dict[str, dict]:
+    """The stack's Kyuubi connections: ``kyuubi_default`` (the service user, its password, TLS) and one
+    per case of :data:`REFUSED`."""
+    user, password = secure_engine.config.ldap.service_user()
+
+    def connection(login: str, secret: str | None, tls: bool) -> dict:
+        return {
+            "conn_type": "kyuubi",
+            "host": "127.0.0.1",
+            "port": secure_engine.config.port,
+            "login": login,
+            **({"password": password if secret == "service" else secret} if secret else {}),
+            "schema": "default",
+            "extra": {"auth": "LDAP", "use_ssl": tls},
+        }
+
+    return {
+        "kyuubi_default": connection(user, "service", True),
+        **{f"kyuubi_{case}": connection(*fields) for case, fields in REFUSED.items()},
+    }
+
+
+def passwords(connections: dict[str, dict]) -> set[str]:
+    return {c["password"] for c in connections.values() if c.get("password")}
+
+
+@pytest.fixture(scope="module")
+def stack(connections) -> Iterator[AirflowStack]:
     for need, how in ((CHROMIUM, "apt-get install chromium"), (Path("/usr/lib/postgresql"), "postgresql")):
         assert need.exists(), f"{need} missing: {how} (.ci/run installs it)"
     postgres = Postgres(free_port())
@@ -57,6 +92,7 @@ def stack(engine) -> Iterator[AirflowStack]:
     for dag_file in [
         *(ROOT / "dags").glob("*.py"),
         ROOT / "tests" / "integration_dags" / "imported_marts.py",
+        ROOT / "tests" / "stack_dags" / "refused_logins.py",
     ]:
         (dags / dag_file.name).symlink_to(dag_file)
     env = {k: v for k, v in os.environ.items() if not k.startswith(DROP_ENV)}
@@ -67,16 +103,7 @@ def stack(engine) -> Iterator[AirflowStack]:
         SESSION_DIR / "airflow-stack", dags, postgres.url, free_port(), env, users={OUTSIDER: "admin"}
     )
     try:
-        conn = {
-            "conn_type": "kyuubi",
-            "host": "127.0.0.1",
-            "port": int(os.environ["DBT_SPARK_LOCAL_PORT"]),
-            "login": "etl",
-            "password": PASSWORD,
-            "schema": "default",
-            "extra": {"auth": "LDAP"},  # the local engine accepts SASL PLAIN with any password
-        }
-        airflow.start(connections={"kyuubi_default": conn})
+        airflow.start(connections=connections)
         yield airflow
     finally:
         airflow.stop()
@@ -121,9 +148,15 @@ def _tries(stack: AirflowStack, run_id: str) -> dict[str, int]:
     return {t: ti["try_number"] for t, ti in stack.task_instances(DAG_ID, run_id).items()}
 
 
-def _last_commit(table: str) -> str:
+@pytest.fixture(scope="module")
+def sql(secure_engine) -> Callable[[str], list[tuple]]:
+    """Run a statement on the stack's engine (as its service user, over TLS)."""
+    return lambda statement: secure_query(secure_engine, statement)
+
+
+def _last_commit(sql: Callable[[str], list[tuple]], table: str) -> str:
     """When the Iceberg table was last written (its newest snapshot)."""
-    return str(query(f"SELECT max(committed_at) FROM default.{table}.snapshots")[0][0])
+    return str(sql(f"SELECT max(committed_at) FROM default.{table}.snapshots")[0][0])
 
 
 def _wait_for_rerun(stack: AirflowStack, run_id: str, task_id: str, before: dict[str, int]) -> dict:
@@ -189,9 +222,9 @@ def test_graph_view_shows_every_dbt_node(stack, first_run, browser):
     assert expected <= shown, sorted(expected - shown)
 
 
-def test_rerun_one_model_through_the_rest_api(stack, first_run):
+def test_rerun_one_model_through_the_rest_api(stack, first_run, sql):
     task_id = "analytics.simple_pipeline.run"
-    before, built = _tries(stack, first_run), _last_commit("simple_pipeline")
+    before, built = _tries(stack, first_run), _last_commit(sql, "simple_pipeline")
     stack.request(
         "POST",
         f"/dags/{DAG_ID}/clearTaskInstances",
@@ -210,18 +243,18 @@ def test_rerun_one_model_through_the_rest_api(stack, first_run):
     print(f"REST clear of {task_id}: try {before[task_id]} -> {after[task_id]}")
     assert {t for t in after if after[t] != before[t]} == {task_id}
     assert after[task_id] == before[task_id] + 1
-    assert _last_commit("simple_pipeline") > built  # the table was rebuilt
-    assert query("SELECT * FROM simple_pipeline ORDER BY id") == EXPECTED_SIMPLE_PIPELINE
+    assert _last_commit(sql, "simple_pipeline") > built  # the table was rebuilt
+    assert sql("SELECT * FROM simple_pipeline ORDER BY id") == EXPECTED_SIMPLE_PIPELINE
 
 
-def test_rerun_a_model_and_its_tests_through_the_ui(stack, first_run, browser):
+def test_rerun_a_model_and_its_tests_through_the_ui(stack, first_run, browser, sql):
     task_id = "analytics.department_summary.run"
     tests = {
         f"analytics.department_summary.{n['name']}"
         for n in manifest_nodes().values()
         if n["resource_type"] == "test" and n["depends_on"]["nodes"] == ["model.analytics.department_summary"]
     }
-    before, built = _tries(stack, first_run), _last_commit("department_summary")
+    before, built = _tries(stack, first_run), _last_commit(sql, "department_summary")
     page = _login(browser, stack)
     page.goto(f"{stack.api}/dags/{DAG_ID}/runs/{first_run}/tasks/{task_id}")
     page.get_by_role("button", name="Press shift+c to clear").click()
@@ -239,7 +272,7 @@ def test_rerun_a_model_and_its_tests_through_the_ui(stack, first_run, browser):
     print(f"UI clear of {task_id}: try {before[task_id]} -> {after[task_id]}, and its {len(tests)} tests")
     assert {t for t in after if after[t] != before[t]} == {task_id, *tests}
     assert all(after[t] == before[t] + 1 for t in (task_id, *tests))
-    assert _last_commit("department_summary") > built
+    assert _last_commit(sql, "department_summary") > built
 
 
 def test_imported_task_group_runs_exactly_its_subset_on_schedule(stack, first_run):
@@ -275,17 +308,19 @@ def test_imported_task_group_runs_exactly_its_subset_on_schedule(stack, first_ru
     assert {"extract", "notify"} <= ran
 
 
-def test_two_runs_at_once_queue_and_leave_the_tables_intact(stack, first_run):
+def test_two_runs_at_once_queue_and_leave_the_tables_intact(stack, first_run, sql):
     runs = [stack.trigger(DAG_ID, f"concurrent-{i}") for i in (1, 2)]
     done = [stack.wait_for_run(DAG_ID, run_id) for run_id in runs]
     assert [r["state"] for r in done] == ["success", "success"], [stack.failures(DAG_ID, r) for r in runs]
     first, second = sorted(done, key=lambda r: r["start_date"])
     assert second["start_date"] >= first["end_date"]  # max_active_runs=1: one after the other
-    assert query("SELECT * FROM simple_pipeline ORDER BY id") == EXPECTED_SIMPLE_PIPELINE
-    assert query("SELECT count(*), count(DISTINCT event_id) FROM fct_employee_events") == [(7, 7)]
+    assert sql("SELECT * FROM simple_pipeline ORDER BY id") == EXPECTED_SIMPLE_PIPELINE
+    assert sql("SELECT count(*), count(DISTINCT event_id) FROM fct_employee_events") == [(7, 7)]
 
 
-def test_dbt_docs_only_for_users_allowed_to_read_the_dags(stack, first_run, browser):
+def test_dbt_docs_only_for_users_allowed_to_read_the_dags(
+    stack, first_run, browser, connections, monkeypatch
+):
     """The docs page asks Airflow who the caller is (the UI's cookie or a bearer token) and whether its
     auth manager lets that user read the DAG whose docs task wrote the site."""
     from datetime import datetime
@@ -295,6 +330,8 @@ def test_dbt_docs_only_for_users_allowed_to_read_the_dags(stack, first_run, brow
     from dbt_spark_operator import DbtSparkDocsOperator
     from dbt_spark_operator.pod import task_context
 
+    fields = {k: v for k, v in connections["kyuubi_default"].items() if k != "conn_type"}
+    monkeypatch.setenv(*kyuubi_connection(**fields))  # this process generates the docs, as a task would
     with DAG(DAG_ID, schedule=None, start_date=datetime(2025, 1, 1)):  # the docs task of that DAG
         docs = DbtSparkDocsOperator(task_id="dbt_docs_generate", execution="local")
     context = task_context(docs)
@@ -334,16 +371,68 @@ def test_dbt_docs_only_for_users_allowed_to_read_the_dags(stack, first_run, brow
     outsider.close()
 
 
-def test_the_password_is_in_no_log_xcom_rendered_field_or_file(stack, first_run):
-    needle = PASSWORD.encode()
+def _strings(value: object) -> Iterator[str]:
+    """Every string in a decoded JSON log entry."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_connections_the_engine_turns_away_fail_their_first_task_at_once(stack, first_run, connections):
+    """A wrong password, an unknown user, no password, a client without TLS: each run's first task fails
+    with one line naming the cause, before dbt starts, and nothing downstream runs. dbt alone would
+    retry each as a network error (connect_retries 5 x connect_timeout 60 s, retry_all)."""
+    port = connections["kyuubi_default"]["port"]
+    causes = {
+        case: f"login refused: authentication failed for user '{login}' (auth LDAP) at 127.0.0.1:{port}: "
+        "Bad status: 3 (b'Error validating the login'); not retried"
+        for case, (login, _, tls) in REFUSED.items()
+        if tls
+    }
+    causes["plain_client"] = (
+        f'the server at 127.0.0.1:{port} speaks TLS and this connection does not: set "use_ssl": true '
+        "in the connection's extra; not retried"
+    )
+    for case in REFUSED:
+        stack.wait_for_dag(f"refused_{case}")
+    runs = {case: stack.trigger(f"refused_{case}", "refused") for case in REFUSED}
+    for case, run_id in runs.items():
+        dag_id = f"refused_{case}"
+        run = stack.wait_for_run(dag_id, run_id, timeout=300)
+        tasks = stack.task_instances(dag_id, run_id)
+        assert run["state"] == "failed", case
+        assert tasks["dbt_deps"]["state"] == "failed" and tasks["dbt_deps"]["try_number"] == 1, case
+        assert {ti["state"] for t, ti in tasks.items() if t != "dbt_deps"} == {"upstream_failed"}, case
+        assert tasks["dbt_deps"]["duration"] < 30, (case, tasks["dbt_deps"]["duration"])
+        logs = stack.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+        log = logs / "task_id=dbt_deps" / "attempt=1.log"
+        texts = [t for line in log.read_text().splitlines() for t in _strings(json.loads(line))]
+        line = f"Kyuubi connection 'kyuubi_{case}' {causes[case]}"
+        assert any(line in text for text in texts), (case, log.read_text()[-2000:])
+        assert "Running the pod's command" not in log.read_text()  # no dbt ran
+
+
+def test_no_password_is_in_any_log_xcom_rendered_field_or_file(stack, first_run, connections):
+    """After every run above (successes, reruns, refusals): the passwords of all the connections, right
+    and wrong, are in no file of the Airflow home or the shared state, and in no table of the metadata
+    database but the connection table."""
+    secrets_ = passwords(connections)
+    assert len(secrets_) == 3  # the service user's, a wrong one, the unknown user's
     files = [p for p in [*stack.home.rglob("*"), *SESSION_DIR.joinpath("state").rglob("*")] if p.is_file()]
     assert any("task_id=analytics.simple_pipeline.run" in str(p) for p in files)  # the task logs
-    assert [p for p in files if needle in p.read_bytes()] == []
+    assert any("dag_id=refused_wrong_password" in str(p) for p in files)
+    assert [(p, s) for p in files for s in secrets_ if s.encode() in p.read_bytes()] == []
     url = stack.env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].replace("+psycopg2", "")
     with psycopg2.connect(url) as db, db.cursor() as cur:
         cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         tables = [t for (t,) in cur.fetchall() if t != "connection"]  # the connection is where it belongs
         assert {"xcom", "rendered_task_instance_fields", "log", "task_instance"} <= set(tables)
         for table in tables:
-            cur.execute(f'SELECT count(*) FROM "{table}" t WHERE t::text LIKE %s', (f"%{PASSWORD}%",))
-            assert cur.fetchone()[0] == 0, table
+            for secret in secrets_:
+                cur.execute(f'SELECT count(*) FROM "{table}" t WHERE t::text LIKE %s', (f"%{secret}%",))
+                assert cur.fetchone()[0] == 0, table

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import inspect
 import os
+import socket
+import struct
+import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -155,3 +158,46 @@ def test_airflow_orm_has_what_the_demo_reads(airflow_db):
         assert missing == [], f"compat.latest_run: {model.__name__} has no {missing}"
     assert compat.latest_run("no_such_dag") == ("missing", [])
     assert Path(compat.__file__).name == "compat.py"
+
+
+def _one_shot_server(reply: bytes | None) -> int:
+    """A server that reads the client's first bytes, answers ``reply`` (or nothing) and hangs up."""
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(4096)
+            if reply:
+                conn.sendall(reply)
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1]
+
+
+def test_thrift_sasl_handshake_internals_compat_uses():
+    from dbt.adapters.spark.connections import build_ssl_transport
+    from thrift.transport.TSSLSocket import TSSLSocket
+
+    transport = build_ssl_transport("127.0.0.1", 1, "etl", "LDAP", "", "pw")
+    assert isinstance(getattr(transport, "_trans", None), TSSLSocket), (
+        "compat.thrift_plain_login: thrift_sasl no longer keeps its socket in _trans"
+    )
+    # The three answers compat tells apart, from servers that give them (no engine needed).
+    message = b"Error validating the login"
+    refused = _one_shot_server(b"\x03" + struct.pack(">I", len(message)) + message)  # SASL status BAD
+    outcome, text = compat.thrift_plain_login("127.0.0.1", refused, "etl", "pw", use_ssl=False, timeout=5)
+    assert (outcome, text) == ("refused", "Bad status: 3 (b'Error validating the login')"), (
+        "compat.thrift_plain_login: a refused login reads differently now"
+    )
+    silent = _one_shot_server(None)
+    assert (
+        compat.thrift_plain_login("127.0.0.1", silent, "etl", "pw", use_ssl=False, timeout=5)[0] == "closed"
+    )
+    with socket.create_server(("127.0.0.1", 0)) as unused:
+        port = unused.getsockname()[1]
+    assert (
+        compat.thrift_plain_login("127.0.0.1", port, "etl", "pw", use_ssl=False, timeout=5)[0]
+        == "unreachable"
+    )

@@ -11,8 +11,16 @@ import pytest
 
 from conftest import ROOT, cli, dags_test, kyuubi_connection, parse_dags
 
-FOLDERS = ("dags", "tests/integration_dags", "tests/user_dags")
-DAG_IDS = ["analytics_kubernetes", "imported_marts", "sample_dbt_pipeline", "shop", "simple_model_test"]
+FOLDERS = ("dags", "tests/integration_dags", "tests/user_dags", "tests/stack_dags")
+REFUSED = [f"refused_{case}" for case in ("no_password", "plain_client", "unknown_user", "wrong_password")]
+DAG_IDS = [
+    "analytics_kubernetes",
+    "imported_marts",
+    *REFUSED,
+    "sample_dbt_pipeline",
+    "shop",
+    "simple_model_test",
+]
 LDAP = {"host": "kyuubi", "login": "etl", "password": "Pw-never-read-at-parse", "extra": {"auth": "LDAP"}}
 
 

@@ -15,7 +15,12 @@ from dbt_spark_operator.errors import DbtSparkOperatorError
 def _engine(args: argparse.Namespace) -> int:
     from dbt_spark_operator.engine import EngineConfig, LocalEngine
 
-    overrides = {"home": args.home, "port": args.port, "auth": getattr(args, "auth", None)}
+    overrides = {
+        "home": args.home,
+        "port": args.port,
+        "auth": getattr(args, "auth", None),
+        "tls": getattr(args, "tls", None) or None,
+    }
     if getattr(args, "timeout", None):
         overrides["start_timeout"] = args.timeout
     engine = LocalEngine(EngineConfig.from_env(**overrides))
@@ -104,7 +109,7 @@ def check_dag(dag: Any) -> tuple[int, list[str]]:
         checked += 1
         try:
             setup.profile_yaml()  # the connection, read and checked
-            setup.mapping.check_login()  # auth LDAP or CUSTOM: the server accepts it (once per mapping)
+            setup.mapping.check_endpoint()  # login and TLS as the server wants them (once per mapping)
             if hasattr(task, "build_pod_request_obj"):
                 render_pod(task)  # on a copy, as a worker builds it: templates, then the connection
         except Exception as exc:  # noqa: BLE001 -- every problem is reported, none stops the check
@@ -157,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--auth",
         choices=["none", "ldap"],
         help="logins: none (default, or DBT_SPARK_ENGINE_AUTH) or ldap (a throw-away OpenLDAP directory)",
+    )
+    engine.add_argument(
+        "--tls",
+        action="store_true",
+        help="thrift over TLS, a self-signed certificate made at the first start (or DBT_SPARK_ENGINE_TLS)",
     )
     engine.set_defaults(func=_engine)
 

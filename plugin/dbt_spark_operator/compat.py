@@ -168,12 +168,13 @@ def latest_run(dag_id: str) -> tuple[str, list[tuple[str, str, float | None]]]:
 _REFUSED = re.compile(r"Bad status: [34]\b")
 
 
-def thrift_login_refused(
+def thrift_plain_login(
     host: str, port: int, user: str, password: str | None, *, use_ssl: bool, timeout: float = 10.0
-) -> str | None:
-    """Open the thrift transport once with SASL PLAIN (auth LDAP or CUSTOM), as dbt-spark does, and close
-    it: the server's refusal when it refuses the login, else None (accepted, or not reachable: dbt's own
-    retries deal with that). No session is opened, so no Kyuubi engine starts.
+) -> tuple[str, str]:
+    """Open the thrift transport once with SASL PLAIN (auth NONE, LDAP or CUSTOM), as dbt-spark does, and
+    close it. Returns ``(outcome, text)``: ``accepted``; ``refused`` with the server's answer; ``closed``
+    when the server hung up without a word (what a TLS endpoint does to a plain client); ``unreachable``.
+    No session is opened, so no Kyuubi engine starts.
 
     PyHive's ``get_installed_sasl`` and dbt-spark's ``build_ssl_transport`` are how both build that
     transport; neither offers a public "check the login" call, and ``hive.connect`` opens a session.
@@ -202,11 +203,13 @@ def thrift_login_refused(
         transport.open()
     except TTransport.TTransportException as exc:
         text = str(exc)
-        return text if _REFUSED.search(text) else None
-    except OSError:
-        return None
+        if _REFUSED.search(text):
+            return "refused", text
+        return ("closed" if exc.type == TTransport.TTransportException.END_OF_FILE else "unreachable"), text
+    except OSError as exc:
+        return "unreachable", str(exc)
     finally:
         quiet.setLevel(level)
         with contextlib.suppress(Exception):  # a transport that never opened may not close cleanly
             transport.close()
-    return None
+    return "accepted", ""

@@ -27,6 +27,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dbt_spark_operator.engine_tls import EngineCertificate
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.ldap_directory import LdapDirectory
 
@@ -85,6 +86,7 @@ class EngineConfig:
     driver_memory: str = "2g"
     maven_repo: str = MAVEN_REPO
     auth: str = "none"  # "ldap": logins checked against a throw-away OpenLDAP (ldap_directory.py)
+    tls: bool = False  # the thrift endpoint over TLS, self-signed certificate (engine_tls.py)
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -105,6 +107,8 @@ class EngineConfig:
             values["maven_repo"] = env["DBT_SPARK_MAVEN_REPO"].rstrip("/")
         if env.get("DBT_SPARK_ENGINE_AUTH"):
             values["auth"] = env["DBT_SPARK_ENGINE_AUTH"].lower()
+        if env.get("DBT_SPARK_ENGINE_TLS"):
+            values["tls"] = env["DBT_SPARK_ENGINE_TLS"].lower() in ("1", "true", "yes")
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "home" in values:
             values["home"] = Path(values["home"]).resolve()  # type: ignore[arg-type]
@@ -125,6 +129,10 @@ class EngineConfig:
     @property
     def ldap(self) -> LdapDirectory:
         return LdapDirectory(self.home / "ldap")
+
+    @property
+    def certificate(self) -> EngineCertificate:
+        return EngineCertificate(self.home / "tls")
 
     def credentials(self) -> dict[str, str]:
         """How a client logs in: nothing without auth; the service user with LDAP."""
@@ -150,14 +158,17 @@ class EngineStatus:
     log_path: Path
     started_seconds: float | None = None  # start-up time of the ``up`` that started it
     auth: str = "none"
+    tls: bool = False
 
     def describe(self) -> str:
         if not self.running:
             return f"stopped (home {self.home})"
         login = f", auth LDAP (users and passwords in {self.home / 'ldap' / 'users.json'})"
+        tls = f", TLS (self-signed certificate {self.home / 'tls' / 'engine.pem'}; connect with use_ssl)"
         return (
             f"running: pid {self.pid}, thrift on {self.host}:{self.port}"
             + (login if self.auth == "ldap" else "")
+            + (tls if self.tls else "")
             + f", warehouse {self.home / 'warehouse'}, log {self.log_path}"
         )
 
@@ -189,8 +200,11 @@ class LocalEngine:
                 cfg.log_path,
                 state.get("started_seconds"),
                 state.get("auth", "none"),
+                state.get("tls", False),
             )
-        return EngineStatus(False, None, cfg.host, cfg.port, cfg.home, cfg.log_path, auth=cfg.auth)
+        return EngineStatus(
+            False, None, cfg.host, cfg.port, cfg.home, cfg.log_path, auth=cfg.auth, tls=cfg.tls
+        )
 
     # --- start --------------------------------------------------------------------------------
 
@@ -198,10 +212,12 @@ class LocalEngine:
         """Start the engine and wait until a query succeeds; harmless when it already runs."""
         current = self.status()
         if current.running:
-            if current.port != self.config.port or current.auth != self.config.auth:
+            wanted = (self.config.port, self.config.auth, self.config.tls)
+            if (current.port, current.auth, current.tls) != wanted:
                 raise EngineError(
                     f"the engine in {self.config.home} already runs on port {current.port} with auth "
-                    f"{current.auth}, not {self.config.port} with {self.config.auth}: "
+                    f"{current.auth}, TLS {'on' if current.tls else 'off'}, not {self.config.port} with "
+                    f"{self.config.auth}, TLS {'on' if self.config.tls else 'off'}: "
                     "run 'dbt-spark-operator engine down' first"
                 )
             _wait_for_query(
@@ -211,6 +227,7 @@ class LocalEngine:
                 None,
                 self.config.log_path,
                 self.config.credentials(),
+                tls=current.tls,
             )
             return current
         cfg = self.config
@@ -218,7 +235,14 @@ class LocalEngine:
         spark_home = find_spark_home()
         _check_port_free(cfg.host, cfg.port)
         jars = ensure_jars(cfg.jar_cache, cfg.maven_repo)
-        (cfg.home / "conf").mkdir(parents=True, exist_ok=True)
+        conf_dir = cfg.home / "conf"
+        conf_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(conf_dir, 0o700)
+        if cfg.tls:
+            cfg.certificate.prepare(java, cfg.host)
+            cfg.certificate.write_hive_site(conf_dir)
+        else:
+            (conf_dir / "hive-site.xml").unlink(missing_ok=True)
         ldap_url = None
         if cfg.auth == "ldap":
             cfg.ldap.prepare()
@@ -244,11 +268,17 @@ class LocalEngine:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        state = {"pid": proc.pid, "host": cfg.host, "port": cfg.port, "auth": cfg.auth}
+        state = {"pid": proc.pid, "host": cfg.host, "port": cfg.port, "auth": cfg.auth, "tls": cfg.tls}
         cfg.state_path.write_text(json.dumps(state))
         try:
             _wait_for_query(
-                cfg.host, cfg.port, started + cfg.start_timeout, proc, cfg.log_path, cfg.credentials()
+                cfg.host,
+                cfg.port,
+                started + cfg.start_timeout,
+                proc,
+                cfg.log_path,
+                cfg.credentials(),
+                tls=cfg.tls,
             )
         except BaseException:
             _stop_group(proc.pid, proc)
@@ -471,9 +501,12 @@ def run_query(
     timeout: float = 30.0,
     configuration: dict[str, str] | None = None,
     credentials: dict[str, str] | None = None,
+    *,
+    tls: bool = False,
 ) -> list[tuple]:
     """Run one statement over thrift (PyHive, as dbt-spark does) and return its rows. ``credentials``:
-    ``username``, ``password`` and ``auth`` (``LDAP``) for an engine that checks logins."""
+    ``username``, ``password`` and ``auth`` (``LDAP``) for an engine that checks logins; ``tls``: over
+    TLS, with dbt-spark's own ``use_ssl`` transport (which does not verify the certificate)."""
     from pyhive import hive
 
     result: dict[str, object] = {}
@@ -481,7 +514,15 @@ def run_query(
     def work() -> None:
         try:
             login = credentials or {"username": "admin"}
-            conn = hive.connect(host=host, port=port, configuration=configuration, **login)
+            if tls:
+                from dbt.adapters.spark.connections import build_ssl_transport
+
+                transport = build_ssl_transport(
+                    host, port, login["username"], login.get("auth", "NONE"), "", login.get("password")
+                )
+                conn = hive.connect(thrift_transport=transport, configuration=configuration)
+            else:
+                conn = hive.connect(host=host, port=port, configuration=configuration, **login)
             try:
                 cur = conn.cursor()
                 cur.execute(sql)
@@ -511,6 +552,8 @@ def _wait_for_query(
     proc: subprocess.Popen | None,
     log_path: Path,
     credentials: dict[str, str] | None = None,
+    *,
+    tls: bool = False,
 ) -> None:
     while True:
         if proc is not None and proc.poll() is not None:
@@ -526,8 +569,9 @@ def _wait_for_query(
                     timeout=30,
                     configuration={"set:hiveconf:spark.sql.defaultCatalog": "spark_catalog"},
                     credentials=credentials,
+                    tls=tls,
                 )
-                if run_query(host, port, "SELECT 1", timeout=30, credentials=credentials) == [(1,)]:
+                if run_query(host, port, "SELECT 1", timeout=30, credentials=credentials, tls=tls) == [(1,)]:
                     return
             except EngineError:
                 pass

@@ -327,7 +327,7 @@ def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) 
     context = task_context(task, run_id)
     task.render_template_fields(context)
     if getattr(task, "dbt_setup", None) is not None:  # the connection, read as the task reads it
-        task.dbt_setup.apply_connection(task, check_login=False)  # renders offline: no login
+        task.dbt_setup.apply_connection(task, check_endpoint=False)  # renders offline: no handshake
     task.build_kube_args(context, task.add_cmd_flags() if hasattr(task, "add_cmd_flags") else None)
     return task.build_pod_request_obj(context, dry_run=dry_run)
 

@@ -15,6 +15,7 @@ from typing import Any
 from cosmos.profiles.base import BaseProfileMapping
 
 from dbt_spark_operator import compat
+from dbt_spark_operator.endpoint import endpoint_problem
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.provider import DEFAULT_CONN_ID
 
@@ -156,29 +157,28 @@ class KyuubiProfileMapping(BaseProfileMapping):
         password = self.password
         return {self.password_env_var(): password} if password else {}
 
-    def check_login(self) -> None:
-        """With auth LDAP or CUSTOM, log in to the server once (the SASL handshake, no session): raise
-        one line when it refuses the login. A server that cannot be reached is not an error here: dbt's
-        retries (``connect_retries``) are for that. Checked once per connection and process."""
-        values = self.settings
-        if values.get("auth") not in PASSWORD_AUTH_MODES or self._login_checked:
+    def check_endpoint(self) -> None:
+        """Before dbt connects: raise one line when the server refuses the login or does not speak TLS as
+        ``use_ssl`` says (:func:`~dbt_spark_operator.endpoint.endpoint_problem`); dbt would retry either
+        for minutes. An unreachable server is not an error here: dbt's retries (``connect_retries``) are
+        for that. Checked once per connection and process."""
+        if self._endpoint_checked:
             return
-        refused = compat.thrift_login_refused(
+        values = self.settings
+        problem = endpoint_problem(
             values["host"],
             values["port"],
-            values.get("user") or "",
-            values.get("password"),
+            auth=values.get("auth", "NONE"),
+            user=values.get("user"),
+            password=values.get("password"),
             use_ssl=bool(values.get("use_ssl")),
             timeout=min(values["connect_timeout"], 10),
         )
-        if refused:
-            raise self._error(
-                f"login refused: authentication failed for user {values.get('user')!r} (auth "
-                f"{values['auth']}) at {values['host']}:{values['port']}: {refused}; not retried"
-            )
-        self._login_checked = True
+        if problem:
+            raise self._error(f"{problem}; not retried")
+        self._endpoint_checked = True
 
-    _login_checked = False
+    _endpoint_checked = False
 
     @property
     def password(self) -> str | None:

@@ -183,17 +183,17 @@ class ProjectSetup:
         """The dbt profile from the connection, validated (reads the connection: never at DAG parse)."""
         return self.mapping.get_profile_file_contents(self.profile.profile_name, self.profile.target_name)
 
-    def apply_connection(self, task: Any, check_login: bool = True) -> None:
+    def apply_connection(self, task: Any, check_endpoint: bool = True) -> None:
         """Read and check the connection for ``task``; a pod-based task gets the rendered profile and, when
         the connection has a password, the Secret reference that carries it into the pod. Call it after
         Airflow rendered the task's templates (``pre_execute`` is): the profile holds dbt's own Jinja.
 
-        ``check_login``: with auth LDAP or CUSTOM, log in once first (:meth:`KyuubiProfileMapping.
-        check_login`): a refused login fails the task at once, where dbt would retry it as if the network
-        had failed (``retry_all``), minutes per task."""
+        ``check_endpoint``: one handshake with the server first (:meth:`KyuubiProfileMapping.
+        check_endpoint`): a refused login or a TLS mismatch fails the task at once, where dbt would retry
+        it as if the network had failed (``retry_all``), minutes per task."""
         profile_yaml = self.profile_yaml()
-        if check_login:
-            self.mapping.check_login()
+        if check_endpoint:
+            self.mapping.check_endpoint()
         if not hasattr(task, "build_pod_request_obj"):  # a Cosmos local operator renders its own
             return
         password_env = self.mapping.password_env_var() if self.mapping.password else None
