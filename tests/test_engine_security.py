@@ -239,3 +239,43 @@ def test_a_tls_mismatch_fails_the_first_task_at_once_in_one_line(
     assert "not retried" in output and "Running the pod's command" not in output
     assert took < 90, took
     assert password not in output
+
+
+def test_kubernetes_pods_log_in_over_tls_with_the_password_from_their_secret(
+    secure_engine, airflow_db, monkeypatch, tmp_path
+):
+    """tests/user_dags/shop.py in Kubernetes execution with an LDAP + TLS connection: each pod, as the
+    worker builds it, carries the password only as a Secret reference; its command, args and env, run
+    here as local processes with that Secret's value, log in over TLS and build the project."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from dbt_spark_operator.pod import pod_manifest, render_pod, run_locally
+
+    user, password = secure_engine.config.ldap.service_user()
+    monkeypatch.setenv("DBT_SPARK_EXECUTION", "kubernetes")
+    monkeypatch.setenv(*kyuubi_connection(**secure_connection(secure_engine, login=user, password=password)))
+    bag = DagBag(dag_folder=str(ROOT / "tests" / "user_dags" / "shop.py"))
+    assert bag.import_errors == {}
+    dag = bag.dags["shop"]
+    secure_query(secure_engine, "DROP TABLE IF EXISTS shop.shop_prices")
+    shop = ROOT / "tests" / "dbt_projects" / "shop"
+    ran = []
+    for task in dag.topological_sort():
+        pod = render_pod(task)
+        manifest = json.dumps(pod_manifest(pod))
+        assert (
+            password not in manifest
+            and '"secretKeyRef": {"key": "password", "name": "kyuubi-credentials"}' in manifest
+        )
+        profile = next(e.value for e in pod.spec.containers[0].env if e.name == "DBT_SPARK_PROFILE_YAML")
+        assert "use_ssl: true" in profile and "auth: LDAP" in profile
+        lines: list[str] = []
+        workdir = tmp_path / task.task_id
+        workdir.mkdir()
+        secret = task.dbt_setup.secrets  # what the kubelet would put in the env from the Secret
+        rc, _ = run_locally(pod, workdir, secret, lines.append, project=shop)
+        assert rc == 0, (task.task_id, "\n".join(lines)[-4000:])
+        assert password not in "\n".join(lines)
+        ran.append(task.task_id)
+    assert len(ran) == 7 and ran[0] == "dbt_deps"
+    assert secure_query(secure_engine, "SELECT count(*) FROM shop.shop_prices") == [(3,)]
