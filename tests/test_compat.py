@@ -201,3 +201,17 @@ def test_thrift_sasl_handshake_internals_compat_uses():
         compat.thrift_plain_login("127.0.0.1", port, "etl", "pw", use_ssl=False, timeout=5)[0]
         == "unreachable"
     )
+
+
+def test_cosmos_names_detached_tests_through_the_function_compat_swaps():
+    import cosmos.airflow.graph as graph
+
+    source = inspect.getsource(graph._add_test_tasks)
+    assert "calculate_detached_node_name(node)" in source, (
+        "compat.cosmos_detached_test_ids: Cosmos no longer names detached tests with "
+        "calculate_detached_node_name(node)"
+    )
+    original = graph.calculate_detached_node_name
+    with compat.cosmos_detached_test_ids(lambda node: "ours"):
+        assert graph.calculate_detached_node_name(None) == "ours"
+    assert graph.calculate_detached_node_name is original

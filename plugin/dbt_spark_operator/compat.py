@@ -12,7 +12,7 @@ import contextlib
 import inspect
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 # --- astronomer-cosmos 1.15.1 ---------------------------------------------------------------------
@@ -50,6 +50,27 @@ def cosmos_test_task(
     )
     meta.arguments["select"] = "fqn:" + ".".join(test.fqn or [])  # exactly this test
     return get_airflow_task(meta, dag, task_group)
+
+
+@contextlib.contextmanager
+def cosmos_detached_test_ids(task_id: Callable[[Any], str]) -> Iterator[None]:
+    """While Cosmos renders a task group: name the task of each test of several models ("detached") with
+    ``task_id(test_node)``.
+
+    Cosmos names it in ``cosmos.airflow.graph.calculate_detached_node_name``: ``<test name>_test``, or
+    ``detached_<n>_test`` from a process-wide counter once that reaches 250 characters, so the id depends
+    on what the process rendered before (a task process, which renders only its node, gets another
+    number: Cosmos's issue 1469). No render option or converter argument names these tasks; Cosmos calls
+    the function through its module at render time, so swapping it for the render is enough.
+    """
+    import cosmos.airflow.graph as graph
+
+    original = graph.calculate_detached_node_name
+    graph.calculate_detached_node_name = task_id
+    try:
+        yield
+    finally:
+        graph.calculate_detached_node_name = original
 
 
 def cosmos_node_config(task: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import hashlib
 import inspect
 import logging
 import os
@@ -38,6 +39,9 @@ if TYPE_CHECKING:  # local execution never imports the Kubernetes provider or cl
 log = logging.getLogger(__name__)
 
 EXECUTIONS = ("kubernetes", "local")
+# Airflow takes task ids of up to 250 characters, group ids in front included: a test's own part stays
+# within 200 (dbt names a test after its arguments, or a singular test after its file, at any length).
+MAX_TEST_ID = 200
 META_KEY = "dbt_spark_operator"  # dbt meta: {dbt_spark_operator: {resources: {requests: ..., limits: ...}}}
 
 
@@ -328,19 +332,20 @@ def dbt_task_group(
     # The manifest is a local file (checked above). Cosmos wraps it in Airflow's ObjectStoragePath, whose
     # first use loads every Airflow plugin (0.17 s of a parse); a plain Path is a type Cosmos takes too.
     project_config.manifest_path = manifest_path
-    group = DbtTaskGroup(
-        group_id=group_id,
-        project_config=project_config,
-        profile_config=setup.profile,
-        execution_config=ExecutionConfig(
-            execution_mode=ExecutionMode.KUBERNETES, dbt_project_path=setup.pod_project_dir
+    with compat.cosmos_detached_test_ids(detached_test_id):
+        group = DbtTaskGroup(
+            group_id=group_id,
+            project_config=project_config,
+            profile_config=setup.profile,
+            execution_config=ExecutionConfig(
+                execution_mode=ExecutionMode.KUBERNETES, dbt_project_path=setup.pod_project_dir
+            )
+            if kubernetes
+            else ExecutionConfig(execution_mode=ExecutionMode.LOCAL),
+            render_config=render_config,
+            operator_args=setup.kubernetes_operator_args if kubernetes else setup.local_operator_args,
+            **task_group_args,
         )
-        if kubernetes
-        else ExecutionConfig(execution_mode=ExecutionMode.LOCAL),
-        render_config=render_config,
-        operator_args=setup.kubernetes_operator_args if kubernetes else setup.local_operator_args,
-        **task_group_args,
-    )
     if not group.children:
         raise DbtSparkOperatorError(
             f"select {list(select)} / exclude {list(exclude)} matches no node of dbt project "
@@ -386,6 +391,23 @@ def _read_manifest(path: Path) -> _Manifest:
     return msgspec.json.decode(path.read_bytes(), type=_Manifest)
 
 
+def test_task_id(name: str, unique_id: str, suffix: str = "") -> str:
+    """A test's task id: its dbt name and ``suffix``, or, beyond :data:`MAX_TEST_ID` characters, the
+    name's start and a digest of its unique id. The same in every process (Cosmos numbers long names of
+    tests of several models with a process-wide counter, ``detached_<n>_test``, which a task process
+    that renders only its node does not reproduce)."""
+    task_id = f"{name}{suffix}"
+    if len(task_id) <= MAX_TEST_ID:
+        return task_id
+    digest = hashlib.sha256(unique_id.encode()).hexdigest()[:10]
+    return f"{name[: MAX_TEST_ID - len(suffix) - len(digest) - 1]}_{digest}{suffix}"
+
+
+def detached_test_id(test: DbtNode) -> str:
+    """The task id of a test of several models (Cosmos: ``<name>_test``), of any name length."""
+    return test_task_id(test.resource_name.split(".")[0], test.unique_id, "_test")
+
+
 def running_task_selector(group_id: str, manifest: Callable[[], _Manifest]) -> list[str] | None:
     """In an Airflow task process, a dbt selector for only the node(s) whose tasks hold the running task.
 
@@ -407,13 +429,18 @@ def running_task_selector(group_id: str, manifest: Callable[[], _Manifest]) -> l
         return None
     parsed = manifest()
     name, dot, _ = rest.partition(".")
-    for node in parsed.nodes.values():
+    for unique_id, node in parsed.nodes.items():
         kind = node.resource_type
         if dot and kind in ("model", "seed") and node.name == name:
             return [name]
         if not dot and kind == "snapshot" and rest == f"{node.name}_snapshot":
             return [node.name]
-        if not dot and kind == "test" and rest == f"{node.name}_test" and len(node.depends_on.nodes) > 1:
+        if (
+            not dot
+            and kind == "test"
+            and len(node.depends_on.nodes) > 1
+            and rest == test_task_id(node.name, unique_id, "_test")
+        ):
             parents = [parsed.nodes.get(parent) for parent in node.depends_on.nodes]
             if all(p is not None and p.resource_type in ("model", "seed", "snapshot") for p in parents):
                 return [p.name for p in parents if p is not None]
@@ -464,8 +491,8 @@ class OneTaskPerTest:
             self._names[test_id] = item.name
             if len(test.depends_on) == 1:
                 self._by_parent.setdefault(test.depends_on[0], []).append(test)
-            else:  # Cosmos's id for a detached test
-                self._detached[f"{test.resource_name.split('.')[0]}_test"] = test
+            else:  # a test of several models: the id Cosmos asks for (compat.cosmos_detached_test_ids)
+                self._detached[detached_test_id(test)] = test
         self._loaded = True
 
     def _task(self, task_id: str, test: DbtNode, dag: Any, task_group: Any, kwargs: dict) -> BaseOperator:
@@ -490,7 +517,13 @@ class OneTaskPerTest:
         tests = self._by_parent.get(node.unique_id, [])
         names = [self._names[test.unique_id] for test in tests]
         return [  # task id: the test's name, with dbt's hash suffix only where two names clash
-            self._task(name if names.count(name) == 1 else test.name, test, dag, task_group, kwargs)
+            self._task(
+                test_task_id(name if names.count(name) == 1 else test.name, test.unique_id),
+                test,
+                dag,
+                task_group,
+                kwargs,
+            )
             for name, test in zip(names, tests, strict=True)
         ]
 
