@@ -51,6 +51,7 @@ bench: install
 lint: install
 	ruff check plugin dags tests bench
 	ruff format --check plugin dags tests bench
+	mypy
 
 engine-up: install
 	dbt-spark-operator engine up

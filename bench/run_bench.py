@@ -5,7 +5,7 @@ fan-outs, a not_null test per model), against a local engine of its own:
 
 - the floor: ``dbt build --threads 4`` in one process;
 - Airflow: a DAG holding only ``dbt_task_group(project, execution="local")``, run by the scheduler of a
-  real Airflow 3 (PostgreSQL, parallelism 4; tests/airflow_stack.py), once with the project's
+  real Airflow 3 (PostgreSQL, parallelism 4; dbt_spark_operator.dev.airflow_stack), once with the project's
   ``WarmLocalExecutor`` (task processes forked with dbt already imported) and once with Airflow's plain
   ``LocalExecutor``;
 - per-task overhead: each model task's duration minus the time dbt reports for the model itself
@@ -29,14 +29,13 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from parse_bench import generate, machine  # this script's directory is on sys.path
+
+from dbt_spark_operator.dev.airflow_stack import AirflowStack, Postgres, free_port
+from dbt_spark_operator.dev.demo import WARM_EXECUTOR
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-sys.path[:0] = [str(ROOT / "plugin"), str(ROOT / "tests"), str(ROOT / "bench")]
-
-from parse_bench import generate, machine  # noqa: E402
-
-from airflow_stack import AirflowStack, Postgres, free_port  # noqa: E402
-from dbt_spark_operator.demo import WARM_EXECUTOR  # noqa: E402
 
 THREADS = 4
 EXECUTORS = {"warm": WARM_EXECUTOR, "plain": "LocalExecutor"}
@@ -106,7 +105,7 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RUN_RESULTS.md")
     args = parser.parse_args()
 
-    from dbt_spark_operator.engine import EngineConfig, LocalEngine
+    from dbt_spark_operator.dev.engine import EngineConfig, LocalEngine
     from dbt_spark_operator.project import write_manifest
 
     tmp = Path(tempfile.mkdtemp(prefix="dbt-spark-run-bench-"))

@@ -47,9 +47,9 @@ os.environ.update(
     DBT_SPARK_STATE_DIR=str(SESSION_DIR / "state"),  # packages (dbt deps) and docs shared by tasks
     DBT_PACKAGES_DIR=str(SESSION_DIR / "state" / "packages" / "analytics"),  # for dbt run directly
 )
-from airflow_stack import free_port  # noqa: E402, F401 - tests import it from here
-from dbt_spark_operator.demo import airflow_env  # noqa: E402
-from dbt_spark_operator.engine import EngineStatus, LocalEngine, run_query  # noqa: E402
+from dbt_spark_operator.dev.airflow_stack import free_port  # noqa: E402, F401 - tests import it from here
+from dbt_spark_operator.dev.demo import airflow_env  # noqa: E402
+from dbt_spark_operator.dev.engine import EngineStatus, LocalEngine, run_query  # noqa: E402
 
 os.environ.update(airflow_env(ROOT))
 
@@ -162,8 +162,8 @@ def engine() -> EngineStatus:
 def secure_engine() -> LocalEngine:
     """A second engine that checks logins against a throw-away OpenLDAP and speaks only TLS
     (``engine up --auth ldap --tls``); its group (slapd included) stopped at the end."""
-    from airflow_stack import processes_using
-    from dbt_spark_operator.engine import EngineConfig
+    from dbt_spark_operator.dev.airflow_stack import processes_using
+    from dbt_spark_operator.dev.engine import EngineConfig
 
     home = SESSION_DIR / "engine-secure"
     engine = LocalEngine(EngineConfig.from_env(home=home, port=free_port(), auth="ldap", tls=True))

@@ -21,8 +21,8 @@ import httpx
 import psycopg2
 import pytest
 
-from airflow_stack import AirflowStack, Postgres, free_port
 from conftest import EXPECTED_SIMPLE_PIPELINE, PROJECT, ROOT, SESSION_DIR, kyuubi_connection, secure_query
+from dbt_spark_operator.dev.airflow_stack import AirflowStack, Postgres, free_port
 from restricted_auth_manager import OUTSIDER
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,7 +17,8 @@ import yaml
 from airflow.dag_processing.dagbag import DagBag
 
 from conftest import EXPECTED_SIMPLE_PIPELINE, ROOT, query
-from dbt_spark_operator.pod import render_pod, run_locally
+from dbt_spark_operator.local_run import run_locally
+from dbt_spark_operator.pod import render_pod
 
 K8S = "1.37.0"
 VALUES = ROOT / "helm-values"

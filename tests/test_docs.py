@@ -21,6 +21,10 @@ def test_the_docs_site_builds_strictly(tmp_path):
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "site" / "production" / "index.html").is_file()
+    reference = (tmp_path / "site" / "reference" / "index.html").read_text()  # from the docstrings
+    documented = ("dbt_task_group", "PodSettings", "DbtSparkRunOperator", "KyuubiProfileMapping")
+    for text in documented:
+        assert text in reference, text
 
 
 def test_the_readme_is_short_and_links_every_page():
@@ -30,3 +34,14 @@ def test_the_readme_is_short_and_links_every_page():
     linked = set(re.findall(r"\]\(docs/([\w-]+\.md)\)", readme))
     pages = {p.name for p in (ROOT / "docs").glob("*.md")} - {"index.md"}
     assert linked == pages
+
+
+def test_the_docs_describe_the_product_not_its_history():
+    """No "first version", no write-up, no issue numbers: the pages say what the product is and does."""
+    history = re.compile(r"first version|write-up|\bissue \d+|issue \d+'s", re.I)
+    found = {
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in [ROOT / "README.md", *ROOT.glob("docs/*.md"), *ROOT.glob("helm-values/*.yaml")]
+        for match in history.finditer(path.read_text())
+    }
+    assert found == set()

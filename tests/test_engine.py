@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from conftest import BIN, cli, free_port
-from dbt_spark_operator.engine import EngineConfig, EngineError, LocalEngine, run_query
+from dbt_spark_operator.dev.engine import EngineConfig, EngineError, LocalEngine, run_query
 
 
 def _one_error_line(proc) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, dags_test, kyuubi_connection, secure_query
-from dbt_spark_operator.engine import EngineError, LocalEngine, run_query
+from dbt_spark_operator.dev.engine import EngineError, LocalEngine, run_query
 
 DAG = """
 from datetime import datetime
@@ -71,7 +71,7 @@ def test_the_keystore_password_is_in_no_command_line_and_only_in_private_files(s
     holders = [p for p in [*cfg.home.rglob("*")] if p.is_file() and password.encode() in p.read_bytes()]
     assert sorted(p.name for p in holders) == ["hive-site.xml", "keystore-password"]
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in holders)
-    from airflow_stack import processes_using
+    from dbt_spark_operator.dev.airflow_stack import processes_using
 
     assert [p for p in processes_using(cfg.home) if password in " ".join(p.cmdline())] == []
 
@@ -185,7 +185,7 @@ def test_a_dag_logs_in_with_the_right_password_over_tls(secure_engine, airflow_d
     assert proc.returncode == 0, output[-6000:]
     assert password not in output
     # dbt debug ran the pod's argv with the password from the connection, then the project's tasks.
-    from dbt_spark_operator.demo import task_summary
+    from dbt_spark_operator.dev.demo import task_summary
 
     state, tasks = task_summary("secure_login")
     assert state == "success" and len(tasks) == 8 and {s for _, s, _ in tasks} == {"success"}
@@ -249,7 +249,8 @@ def test_kubernetes_pods_log_in_over_tls_with_the_password_from_their_secret(
     here as local processes with that Secret's value, log in over TLS and build the project."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from dbt_spark_operator.pod import pod_manifest, render_pod, run_locally
+    from dbt_spark_operator.local_run import run_locally
+    from dbt_spark_operator.pod import pod_manifest, render_pod
 
     user, password = secure_engine.config.ldap.service_user()
     monkeypatch.setenv("DBT_SPARK_EXECUTION", "kubernetes")
@@ -272,7 +273,7 @@ def test_kubernetes_pods_log_in_over_tls_with_the_password_from_their_secret(
         lines: list[str] = []
         workdir = tmp_path / task.task_id
         workdir.mkdir()
-        secret = task.dbt_setup.secrets  # what the kubelet would put in the env from the Secret
+        secret = task.dbt_setup.secret_env  # what the kubelet would put in the env from the Secret
         rc, _ = run_locally(pod, workdir, secret, lines.append, project=shop)
         assert rc == 0, (task.task_id, "\n".join(lines)[-4000:])
         assert password not in "\n".join(lines)

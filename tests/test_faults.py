@@ -23,7 +23,7 @@ from dbt_spark_operator import (
     DbtSparkSeedOperator,
     dbt_run_operation,
 )
-from dbt_spark_operator.engine import LocalEngine
+from dbt_spark_operator.dev.engine import LocalEngine
 from dbt_spark_operator.pod import task_context
 
 

@@ -14,7 +14,8 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 
 from conftest import EXPECTED_SIMPLE_PIPELINE, ROOT, query
-from dbt_spark_operator.pod import render_pod, run_locally
+from dbt_spark_operator.local_run import run_locally
+from dbt_spark_operator.pod import render_pod
 from dbt_spark_operator.project import state_dir
 
 

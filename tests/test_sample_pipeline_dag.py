@@ -19,7 +19,7 @@ def pipeline_run(engine, airflow_db):
         timeout=900,
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    from dbt_spark_operator.demo import task_summary
+    from dbt_spark_operator.dev.demo import task_summary
 
     return task_summary("sample_dbt_pipeline"), proc.stdout + proc.stderr
 

@@ -46,7 +46,7 @@ def _dbt_nodes() -> dict[str, list[str]]:
 def dag_run(engine, airflow_db):
     run = _airflow("dags", "test", "simple_model_test")
     assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
-    from dbt_spark_operator.demo import task_summary
+    from dbt_spark_operator.dev.demo import task_summary
 
     return task_summary("simple_model_test")
 

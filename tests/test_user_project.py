@@ -90,7 +90,7 @@ def test_the_dag_renders_in_both_executions(manifest, execution, monkeypatch, ai
 def test_the_dag_runs_in_local_execution_against_the_engine(manifest, engine, airflow_db):
     proc, _ = dags_test("shop", DAGS, DBT_SPARK_EXECUTION="local")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    from dbt_spark_operator.demo import task_summary
+    from dbt_spark_operator.dev.demo import task_summary
 
     state, tasks = task_summary("shop")
     assert state == "success" and len(tasks) == 7

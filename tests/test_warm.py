@@ -8,7 +8,7 @@ from airflow._shared.module_loading import import_string
 from airflow.executors.local_executor import LocalExecutor
 
 from conftest import python_json
-from dbt_spark_operator.demo import WARM_EXECUTOR, airflow_env
+from dbt_spark_operator.dev.demo import WARM_EXECUTOR, airflow_env
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("dbt", "dbt_common", "cosmos", "kubernetes", "kubernetes_asyncio", "pyhive", "agate", "networkx")
@@ -20,7 +20,7 @@ import importlib.util, json, sys
 import airflow.sdk
 from airflow.sdk.execution_time import task_runner
 if sys.argv[1] == "warm":
-    from dbt_spark_operator.warm import preload
+    from dbt_spark_operator.dev.warm import preload
     preload()
 before = set(sys.modules)
 spec = importlib.util.spec_from_file_location("dag", sys.argv[2])

@@ -13,7 +13,7 @@ from dbt_spark_operator.errors import DbtSparkOperatorError
 
 
 def _engine(args: argparse.Namespace) -> int:
-    from dbt_spark_operator.engine import EngineConfig, LocalEngine
+    from dbt_spark_operator.dev.engine import EngineConfig, LocalEngine
 
     overrides = {
         "home": args.home,
@@ -138,13 +138,13 @@ def _load_dag(dag_id: str, dags_folder: str | None) -> Any:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from dbt_spark_operator.demo import DEMO_DAGS, run_demo
+    from dbt_spark_operator.dev.demo import DEMO_DAGS, run_demo
 
     return run_demo(args.dag_id or DEMO_DAGS)
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from dbt_spark_operator.ui import run_ui
+    from dbt_spark_operator.dev.ui import run_ui
 
     return run_ui(args.port, args.host)
 
@@ -220,7 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except DbtSparkOperatorError as exc:
         print(f"dbt-spark-operator: error: {exc}", file=sys.stderr)
         return 1

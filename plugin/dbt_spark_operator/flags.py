@@ -123,7 +123,7 @@ def argv(command: str, values: Mapping[str, Any]) -> list[str]:
         if flag.kind == "switch":
             args.append(flag.option)
         elif flag.kind == "list":
-            args += [flag.option, *_items(value)]
+            args += [flag.option, *_items(value)]  # type: ignore[arg-type]  # set: str or a sequence
         elif flag.kind == "vars":
             args += [flag.option, vars_yaml(vars_mapping(value))]
         else:

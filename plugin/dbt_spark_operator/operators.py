@@ -31,18 +31,18 @@ from kubernetes.client import models as k8s
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
+from dbt_spark_operator.local_run import run_locally
 from dbt_spark_operator.pod import (
     ARTIFACT_ENV,
     DOCS_DAG_ENV,
     STATE_MOUNT,
     PodSettings,
     label_value,
-    run_locally,
-    stop_group,
 )
-from dbt_spark_operator.profile import DEFAULT_CONN_ID
+from dbt_spark_operator.process_group import stop_group
+from dbt_spark_operator.project_setup import check_operator_args, project_setup
+from dbt_spark_operator.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.results import describe, summarize
-from dbt_spark_operator.task_group import check_operator_args, project_setup
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -53,13 +53,19 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
     :param project: dbt project name under ``DBT_SPARK_PROJECTS_DIR``, or a path
     :param execution: ``"kubernetes"`` or ``"local"`` (default ``$DBT_SPARK_EXECUTION``, else kubernetes)
     :param conn_id: the Airflow ``kyuubi`` connection; ``target`` names the profile target
-    :param select, exclude, selector, vars, threads, full_refresh, fail_fast, warn_error, store_failures,
-        empty: dbt flags, each only on the commands that accept it (an error at DAG parse otherwise)
+    :param profile_args: profile values on top of the connection's (no password)
+    :param pod: :class:`~dbt_spark_operator.pod.PodSettings` of the pod (and of the local process)
     :param dbt_flags: more dbt arguments, passed as they are
+
+    The dbt flags ``select``, ``exclude``, ``selector``, ``vars``, ``threads``, ``full_refresh``,
+    ``fail_fast``, ``warn_error``, ``store_failures`` and ``empty`` are taken only by the commands that
+    accept them (dbt-core's own table, ``flags.py``): another is an error at DAG parse.
     """
 
     command: ClassVar[str] = ""
     artifact: ClassVar[str] = "run_results.json"
+    labels: dict[str, str]
+    env_vars: list[k8s.V1EnvVar]
     template_fields: Sequence[str] = (*DbtKubernetesBaseOperator.template_fields, "flag_values", "dbt_flags")
     template_fields_renderers = {**KubernetesPodOperator.template_fields_renderers, "flag_values": "json"}
 
@@ -106,7 +112,14 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         if isinstance(vars, str) and "{{" not in vars or isinstance(vars, Mapping):
             vars_mapping(vars)  # invalid YAML is a parse-time error; templated vars are checked when rendered
         check_operator_args(kwargs, "kubernetes")  # the pod is built in both executions
-        setup = project_setup(project, execution, conn_id, None, target, profile_args, pod)
+        setup = project_setup(
+            project,
+            execution=execution,
+            conn_id=conn_id,
+            target_name=target,
+            profile_args=profile_args,
+            pod=pod,
+        )
         # do_xcom_push: the summary is the return value; in a pod the sidecar carries the artifact back.
         pod_args = {**setup.pod_args, "do_xcom_push": True, **kwargs}
         pod_args["env_vars"] = [*pod_args["env_vars"], k8s.V1EnvVar(name=ARTIFACT_ENV, value=self.artifact)]
@@ -151,7 +164,7 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         """The pod's command as a local process: dbt's artifact, and why it failed (None if it did not)."""
         pod = self.build_pod_request_obj(context, dry_run=True)
         self.log.info("Running the pod's command locally: %s", pod.spec.containers[0].args)
-        last = deque(maxlen=1)
+        last: deque[str] = deque(maxlen=1)
 
         def on_line(line: str) -> None:
             self.log.info("%s", line)
@@ -162,7 +175,7 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
             rc, _ = run_locally(
                 pod,
                 Path(workdir),
-                self.dbt_setup.secrets,
+                self.dbt_setup.secret_env,
                 on_line,
                 on_start=self._started,
                 project=self.dbt_setup.path,

@@ -6,18 +6,12 @@ converted to ``kubernetes.client`` models here, or rejected with one line naming
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.secret import Secret
@@ -25,7 +19,6 @@ from kubernetes.client import models as k8s
 
 from dbt_spark_operator import compat
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.project import projects_root, state_dir
 
 PROJECTS_MOUNT = "/opt/dbt/projects"
 PROFILES_DIR = "/opt/dbt/profiles"
@@ -88,18 +81,19 @@ def resources(value: k8s.V1ResourceRequirements | Mapping[str, Any]) -> k8s.V1Re
     return value
 
 
-def model(cls: type, value: Any) -> Any:
+def k8s_model(cls: type, value: Any) -> Any:
     """A ``kubernetes.client`` model from itself or from a dict (camelCase or snake_case keys, nested dicts
     converted too), or one clear error naming the field: never a dict inside a pod spec."""
     if isinstance(value, cls):
         return value
     if not isinstance(value, Mapping):
         raise DbtSparkOperatorError(f"expected {cls.__name__} or a dict, got {type(value).__name__}")
-    camel = {}
+    attribute_map: dict[str, str] = cls.attribute_map  # type: ignore[attr-defined]  # every model has one
+    camel: dict[str, Any] = {}
     for key, item in value.items():
-        if key not in cls.attribute_map and key not in cls.attribute_map.values():
+        if key not in attribute_map and key not in attribute_map.values():
             raise DbtSparkOperatorError(f"{cls.__name__} has no field {key!r}")
-        camel[cls.attribute_map.get(key, key)] = item
+        camel[attribute_map.get(str(key), str(key))] = item
     # The client's own converter (what it does with API responses): nested dicts become models too.
     converted = compat.k8s_model_from_api_dict(cls.__name__, camel)
     if converted.name is None:
@@ -167,8 +161,9 @@ class PodSettings:
                 f"image_pull_policy must be one of {', '.join(PULL_POLICIES)}, got {self.image_pull_policy!r}"
             )
         object.__setattr__(self, "resources", resources(self.resources))
-        object.__setattr__(self, "extra_volumes", tuple(model(k8s.V1Volume, v) for v in self.extra_volumes))
-        mounts = tuple(model(k8s.V1VolumeMount, m) for m in self.extra_volume_mounts)
+        volumes = tuple(k8s_model(k8s.V1Volume, v) for v in self.extra_volumes)
+        object.__setattr__(self, "extra_volumes", volumes)
+        mounts = tuple(k8s_model(k8s.V1VolumeMount, m) for m in self.extra_volume_mounts)
         object.__setattr__(self, "extra_volume_mounts", mounts)
         names = {v.name for v in self.volumes()}
         for mount in mounts:
@@ -262,7 +257,7 @@ class PodSettings:
                     "PodSettings(password_secret=('secret-name', 'key'))"
                 )
             name, key = self.password_secret
-            secrets.append(Secret("env", password_env_var, name, key))
+            secrets.append(Secret("env", password_env_var, name, key))  # type: ignore[no-untyped-call]
         return k8s.V1EnvVar(name=PROFILE_ENV, value=profile_yaml), secrets
 
 
@@ -338,85 +333,3 @@ def pod_manifest(pod: k8s.V1Pod) -> dict[str, Any]:
 
     manifest = ApiClient().sanitize_for_serialization(pod)
     return {"apiVersion": "v1", "kind": "Pod", **manifest}
-
-
-def run_locally(
-    pod: k8s.V1Pod,
-    workdir: Path,
-    secrets: Mapping[str, str],
-    on_line: Callable[[str], None] = print,
-    bin_dir: Path | None = None,
-    on_start: Callable[[int], None] | None = None,
-    project: Path | None = None,
-) -> tuple[int, dict[str, str]]:
-    """Run a pod's command, args and env as a local process; return its exit code and the env it had.
-
-    Mounted paths map to local directories: the projects volume to :func:`projects_root` (and the pod's
-    ``<projects>/<name>`` to ``project``, a project directory anywhere on this machine), the shared
-    state volume to :func:`state_dir`, the emptyDirs (and the XCom sidecar's directory, when the pod
-    has the sidecar) to fresh directories under ``workdir``. The process
-    gets the pod's env (Secret references resolved from ``secrets`` by variable name) and ``PATH``,
-    nothing else; ``PATH`` starts with ``bin_dir`` (default: this Python's, where dbt is), as the image's
-    would. It runs in its own process group (``on_start`` gets its id, for :func:`stop_group`), stopped
-    with it when interrupted.
-    """
-    container = next(c for c in pod.spec.containers if c.name == "base")  # not the XCom sidecar
-    scratch = workdir / "scratch"
-    paths = {
-        PROJECTS_MOUNT: str(projects_root()),
-        STATE_MOUNT: str(state_dir()),
-        PROFILES_DIR: str(workdir / "profiles"),
-        SCRATCH_MOUNT: str(scratch),
-        XCOM_DIR: str(workdir / "xcom"),  # where the sidecar would read return.json
-    }
-    if project is not None:
-        paths[f"{PROJECTS_MOUNT}/{project.name}"] = str(project)
-
-    mounts = re.compile("|".join(re.escape(m) for m in sorted(paths, key=len, reverse=True)) + r"(?![\w.-])")
-
-    def local(text: str) -> str:  # one pass, so that a replaced path is never replaced again
-        return mounts.sub(lambda match: paths[match.group(0)], text)
-
-    bin_dir = bin_dir or Path(sys.executable).parent
-    env = {"PATH": f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin", "HOME": str(workdir)}
-    for var in container.env or []:
-        if var.value_from is not None:
-            if var.name not in secrets:
-                raise DbtSparkOperatorError(f"no local value for the secret env var {var.name}")
-            env[var.name] = secrets[var.name]
-        else:
-            env[var.name] = local(var.value or "")
-    scratch.mkdir(parents=True, exist_ok=True)
-    if any(c.name != "base" for c in pod.spec.containers):  # the pod has the XCom sidecar
-        (workdir / "xcom").mkdir(exist_ok=True)
-    proc = subprocess.Popen(
-        [local(a) for a in container.command + container.args],
-        env=env,
-        cwd=workdir,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    if on_start:
-        on_start(proc.pid)
-    try:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            on_line(line.rstrip("\n"))
-        return proc.wait(), env
-    finally:
-        if proc.poll() is None:  # interrupted: stop the whole group, dbt included
-            stop_group(proc.pid)
-            proc.wait()
-
-
-def stop_group(pgid: int, grace: float = 30.0) -> None:
-    """SIGTERM a local run's process group (the pod script passes it on to dbt), SIGKILL after ``grace``."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            os.killpg(pgid, 0)  # ProcessLookupError once the whole group is gone
-            time.sleep(0.2)
-        os.killpg(pgid, signal.SIGKILL)

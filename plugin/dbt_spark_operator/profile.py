@@ -186,7 +186,8 @@ class KyuubiProfileMapping(BaseProfileMapping):
 
     @classmethod
     def password_env_var(cls) -> str:
-        return cls.get_env_var_name("password")
+        name: str = cls.get_env_var_name("password")
+        return name
 
     def _server_side_parameters(self) -> dict[str, str] | None:
         merged: dict[str, Any] = {}

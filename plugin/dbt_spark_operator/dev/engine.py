@@ -11,14 +11,12 @@ into a cache directory. ``up`` is idempotent, ``down`` stops the whole process g
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import threading
@@ -26,10 +24,12 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from dbt_spark_operator.engine_tls import EngineCertificate
+from dbt_spark_operator.dev.engine_tls import EngineCertificate
+from dbt_spark_operator.dev.ldap_directory import LdapDirectory
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.ldap_directory import LdapDirectory
+from dbt_spark_operator.process_group import group_alive, stop_group
 
 ICEBERG_VERSION = "1.10.0"
 SPARK_LINE = "3.5"
@@ -181,16 +181,17 @@ class LocalEngine:
 
     # --- inspection -------------------------------------------------------------------------
 
-    def _state(self) -> dict | None:
+    def _state(self) -> dict[str, Any] | None:
         try:
-            return json.loads(self.config.state_path.read_text())
+            state: dict[str, Any] = json.loads(self.config.state_path.read_text())
+            return state
         except (FileNotFoundError, json.JSONDecodeError):
             return None
 
     def status(self) -> EngineStatus:
         cfg = self.config
         state = self._state()
-        if state and _group_alive(state["pid"]):
+        if state and group_alive(state["pid"]):
             return EngineStatus(
                 True,
                 state["pid"],
@@ -281,7 +282,7 @@ class LocalEngine:
                 tls=cfg.tls,
             )
         except BaseException:
-            _stop_group(proc.pid, proc)
+            stop_group(proc.pid, proc=proc)
             cfg.state_path.unlink(missing_ok=True)
             raise
         state["started_seconds"] = round(time.monotonic() - started, 1)
@@ -353,8 +354,8 @@ class LocalEngine:
         state = self._state()
         if not state:
             return False
-        was_running = _group_alive(state["pid"])
-        _stop_group(state["pid"], None)
+        was_running = group_alive(state["pid"])
+        stop_group(state["pid"])
         self.config.state_path.unlink(missing_ok=True)
         return was_running
 
@@ -446,40 +447,6 @@ def _download(url: str, path: Path) -> None:
 # --- process group and readiness -------------------------------------------------------------------
 
 
-def _group_alive(pgid: int) -> bool:
-    _reap(pgid)
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):  # not our child: init reaps it
-        os.waitpid(pid, os.WNOHANG)
-
-
-def _stop_group(pgid: int, proc: subprocess.Popen | None, grace: float = 30.0) -> None:
-    """SIGTERM the process group, wait, then SIGKILL what is left, and wait for it to be gone."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            break
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if proc is not None:
-                proc.poll()
-            if not _group_alive(pgid):
-                return
-            time.sleep(0.2)
-    if _group_alive(pgid):
-        raise EngineError(f"engine process group {pgid} did not exit after SIGKILL")
-
-
 def _free_port(host: str) -> int:
     with socket.socket() as sock:
         sock.bind((host, 0))
@@ -503,7 +470,7 @@ def run_query(
     credentials: dict[str, str] | None = None,
     *,
     tls: bool = False,
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """Run one statement over thrift (PyHive, as dbt-spark does) and return its rows. ``credentials``:
     ``username``, ``password`` and ``auth`` (``LDAP``) for an engine that checks logins; ``tls``: over
     TLS, with dbt-spark's own ``use_ssl`` transport (which does not verify the certificate)."""
@@ -549,7 +516,7 @@ def _wait_for_query(
     host: str,
     port: int,
     deadline: float,
-    proc: subprocess.Popen | None,
+    proc: subprocess.Popen[bytes] | None,
     log_path: Path,
     credentials: dict[str, str] | None = None,
     *,

@@ -5,7 +5,7 @@ which then imports dbt, dbt-spark and Cosmos's local operators and builds dbt's 
 about 2 s of every local model task before dbt logs a line (bench/run_bench.py). ``WarmLocalExecutor``
 does that once, in the scheduler before it forks the workers, so every task process inherits it::
 
-    AIRFLOW__CORE__EXECUTOR=dbt_spark_operator.warm.WarmLocalExecutor
+    AIRFLOW__CORE__EXECUTOR=dbt_spark_operator.dev.warm.WarmLocalExecutor
 
 It costs the scheduler about 2 s at start (measured here; 4 s on a loaded machine) and about 160 MB of
 memory, shared copy-on-write with the workers. Nothing connects to an engine or reads a project: only

@@ -9,9 +9,10 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from dbt_spark_operator import compat
-from dbt_spark_operator.engine import LocalEngine, run_query
+from dbt_spark_operator.dev.engine import LocalEngine, run_query
 from dbt_spark_operator.project import CHECKOUT, write_manifest
 
 
@@ -45,7 +46,7 @@ def airflow_env(root: Path = CHECKOUT, base: dict[str, str] | None = None) -> di
     return env
 
 
-def _table(headers: list[str], rows: list[tuple]) -> str:
+def _table(headers: list[str], rows: list[tuple[Any, ...]]) -> str:
     cells = [list(map(str, headers))] + [[str(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
@@ -59,8 +60,8 @@ def task_summary(dag_id: str) -> tuple[str, list[tuple[str, str, float | None]]]
     return compat.latest_run(dag_id)
 
 
-# Airflow's LocalExecutor with dbt imported before it forks task processes (dbt_spark_operator/warm.py).
-WARM_EXECUTOR = "dbt_spark_operator.warm.WarmLocalExecutor"
+# Airflow's LocalExecutor with dbt imported before it forks task processes (dbt_spark_operator/dev/warm.py).
+WARM_EXECUTOR = "dbt_spark_operator.dev.warm.WarmLocalExecutor"
 DEMO_DAGS = ("simple_model_test", "sample_dbt_pipeline")
 
 

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import httpx
 
-from dbt_spark_operator.demo import airflow_env
-from dbt_spark_operator.engine import LocalEngine
+from dbt_spark_operator.dev.demo import airflow_env
+from dbt_spark_operator.dev.engine import LocalEngine
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.pod import stop_group
+from dbt_spark_operator.process_group import stop_group
 from dbt_spark_operator.project import write_manifest
 
 
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 300) -> None:
+def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import psutil
 
-from dbt_spark_operator.demo import WARM_EXECUTOR
+from dbt_spark_operator.dev.demo import WARM_EXECUTOR
 
 BIN = Path(sys.executable).parent
 COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
@@ -33,7 +33,8 @@ COMPONENTS = ("scheduler", "dag-processor", "triggerer", "api-server")
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def processes_of(home: Path | str) -> list[psutil.Process]:
@@ -149,10 +150,10 @@ class AirflowStack:
             "AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC": "1",
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         }
-        self.processes: dict[str, subprocess.Popen] = {}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._token: str | None = None
 
-    def airflow(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    def airflow(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
             [str(BIN / "airflow"), *args], env=self.env, capture_output=True, text=True, timeout=timeout
         )
@@ -260,7 +261,7 @@ class AirflowStack:
         while time.monotonic() < deadline:
             run = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
             if run["state"] in ("success", "failed"):
-                return run
+                return dict(run)
             time.sleep(3)
         raise RuntimeError(f"run {dag_id}/{run_id} not finished after {timeout:.0f} s")
 

@@ -41,7 +41,8 @@ class LdapDirectory:
 
     def users(self) -> dict[str, str]:
         """Each user's password (read from :attr:`users_file`)."""
-        return json.loads(self.users_file.read_text())
+        users: dict[str, str] = json.loads(self.users_file.read_text())
+        return users
 
     def service_user(self) -> tuple[str, str]:
         return USERS[0], self.users()[USERS[0]]
