@@ -10,7 +10,7 @@ export DBT_SPARK_ENGINE_HOME ?= $(CURDIR)/.engine
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install tools docs demo ui test lint bench engine-up engine-down clean
+.PHONY: install tools docs demo ui test test-unit test-py313 lint bench engine-up engine-down clean
 
 install: $(VENV)/.installed
 
@@ -26,7 +26,7 @@ tools: $(TOOLS)/helm
 $(TOOLS)/helm:
 	GOBIN=$(TOOLS) go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
-## The documentation site (docs/, MkDocs) into .site/; make test builds it too (tests/test_docs.py).
+## The documentation site (docs/, MkDocs) into .site/; make test builds it too (tests/unit/test_docs.py).
 docs: install
 	mkdocs build --strict
 
@@ -38,9 +38,19 @@ demo: install
 ui: install
 	dbt-spark-operator ui
 
-## The whole suite, against a real local engine.
+## The whole suite: the unit suite, the integration suite against real local engines and Airflow, then
+## the unit suite again on Python 3.13 in a Debian trixie root with the package installed from a wheel.
 test: install tools
 	pytest
+	tools/py313/run
+
+## The unit suite on Python 3.13 alone (tools/py313/run: debootstrap, chroot; needs root).
+test-py313: install tools
+	tools/py313/run
+
+## The fast loop: the unit suite only (tests/unit, under a minute).
+test-unit: install tools
+	pytest tests/unit
 
 ## Benchmarks, not part of make test: DAG parse time and memory vs Cosmos's load paths (bench/RESULTS.md),
 ## then whole-run time vs one dbt build and per-task overhead through a real Airflow (bench/RUN_RESULTS.md).
@@ -61,4 +71,4 @@ engine-down: install
 
 clean:
 	-dbt-spark-operator engine down
-	rm -rf .airflow .engine .tools .site dbt/analytics/target dbt/analytics/logs
+	rm -rf .airflow .engine .tools .site .cache dbt/analytics/target dbt/analytics/logs

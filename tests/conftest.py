@@ -44,6 +44,7 @@ os.environ.update(
     DBT_PROFILES_DIR=str(ROOT / "profiles"),
     DBT_TARGET_PATH=str(SESSION_DIR / "dbt-target"),
     DBT_LOG_PATH=str(SESSION_DIR / "dbt-logs"),
+    DBT_SPARK_PROJECTS_DIR=str(ROOT / "dbt"),  # this checkout's, wherever the package is installed
     DBT_SPARK_STATE_DIR=str(SESSION_DIR / "state"),  # packages (dbt deps) and docs shared by tasks
     DBT_PACKAGES_DIR=str(SESSION_DIR / "state" / "packages" / "analytics"),  # for dbt run directly
 )
@@ -90,12 +91,26 @@ def query(sql: str) -> list[tuple]:
     return run_query("127.0.0.1", int(os.environ["DBT_SPARK_LOCAL_PORT"]), sql)
 
 
-@pytest.fixture(scope="session", autouse=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``unit`` for tests/unit (no engine, no Airflow services, no dbt subprocess unless the test is about
+    it: ``make test-unit``), ``integration`` for tests/integration."""
+    for item in items:
+        item.add_marker("unit" if Path(str(item.path)).parent.name == "unit" else "integration")
+
+
+@pytest.fixture(scope="session")
 def manifest() -> Path:
     """DAG parsing reads target/manifest.json: refresh it from the project once per session."""
     from dbt_spark_operator.project import write_manifest
 
     return write_manifest(PROJECT)
+
+
+@pytest.fixture(autouse=True)
+def _integration_manifest(request: pytest.FixtureRequest) -> None:
+    """Integration tests render the analytics project: its manifest first (once per session)."""
+    if request.node.get_closest_marker("integration"):
+        request.getfixturevalue("manifest")
 
 
 PARSE_DAGS = """

@@ -1,5 +1,5 @@
 """A secrets backend that is down: every look-up is written down (to ``$DOWN_SECRETS_LOG``) and raises
-(tests/test_connection_at_run.py)."""
+(tests/integration/test_connection_at_run.py)."""
 
 from __future__ import annotations
 

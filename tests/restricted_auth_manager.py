@@ -1,5 +1,6 @@
 """Airflow's SimpleAuthManager, except that the user ``outsider`` may read no DAG: it stands for an auth
-manager with per-DAG permissions (FAB, Keycloak) in the integration suite (tests/test_airflow_ui.py)."""
+manager with per-DAG permissions (FAB, Keycloak) in the integration suite
+(tests/integration/test_airflow_ui.py)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Every use of another library's private or internal API, in one place.
 
 Each function says which version it was written against and why no public API serves.
-``tests/test_compat.py`` checks every assumption against the installed libraries and fails with a
+``tests/unit/test_compat.py`` checks every assumption against the installed libraries and fails with a
 message naming the function when an upstream release changes one. Imports stay inside the functions:
 importing this module costs nothing (a local task process must not import the Kubernetes client).
 """

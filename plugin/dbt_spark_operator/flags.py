@@ -1,7 +1,7 @@
 """Which dbt command takes which flag (dbt-core 1.11): the one table every operator builds its argv from.
 
 A flag a command rejects ("No such option") is an error when the DAG is parsed, naming flag and command.
-``tests/test_flags.py`` checks the table against dbt's own click commands.
+``tests/unit/test_flags.py`` checks the table against dbt's own click commands.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from dbt_spark_operator.pod import (
     STATE_MOUNT,
     PodSettings,
     label_value,
+    pod_name,
 )
 from dbt_spark_operator.process_group import stop_group
 from dbt_spark_operator.project_setup import check_operator_args, project_setup
@@ -124,6 +125,7 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         pod_args = {**setup.pod_args, "do_xcom_push": True, **kwargs}
         pod_args["env_vars"] = [*pod_args["env_vars"], k8s.V1EnvVar(name=ARTIFACT_ENV, value=self.artifact)]
         super().__init__(project_dir=setup.pod_project_dir, profile_config=setup.profile, **pod_args)
+        self.name = pod_name(self.task_id)
         self.labels = {
             **self.labels,
             "dbt-node": label_value(self.task_id),

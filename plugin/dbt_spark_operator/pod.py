@@ -107,6 +107,13 @@ def label_value(text: str) -> str:
     return value or "x"
 
 
+def pod_name(task_id: str) -> str:
+    """The name a task's pod starts with (KubernetesPodOperator adds a random suffix): the task id as a
+    DNS-1123 label. Never empty: the provider, left to name the pod itself, makes ``-<suffix>`` of a task
+    id without a letter or digit, which the API server refuses."""
+    return label_value(task_id)[:50].replace(".", "-").strip("-") or "x"
+
+
 def default_volume_layout() -> str:
     """``DBT_SPARK_VOLUMES`` (pvc or minikube-hostpath), else pvc."""
     return os.environ.get(VOLUMES_ENV) or "pvc"

@@ -209,7 +209,7 @@ def dbt_run_operation(
     if setup.execution == "kubernetes":
         from cosmos.operators.kubernetes import DbtRunOperationKubernetesOperator
 
-        from dbt_spark_operator.pod import label_value
+        from dbt_spark_operator.pod import label_value, pod_name
 
         pod_task = DbtRunOperationKubernetesOperator(
             task_id=task_id,
@@ -218,6 +218,7 @@ def dbt_run_operation(
             profile_config=setup.profile,
             **setup.kubernetes_operator_args,
         )
+        pod_task.name = pod_name(task_id)
         pod_task.labels = {
             **pod_task.labels,
             "dbt-node": label_value(macro_name),
@@ -249,9 +250,10 @@ def _tasks(group: TaskGroup) -> Iterator[Any]:
 
 def _per_node_pod_settings(task: Any) -> None:
     """Labels naming the dbt node, and resources from the node's ``meta`` when it sets them."""
-    from dbt_spark_operator.pod import label_value, resources
+    from dbt_spark_operator.pod import label_value, pod_name, resources
 
     node = compat.cosmos_node_config(task)
+    task.name = pod_name(task.task_id)
     task.labels = {
         **(task.labels or {}),
         "dbt-node": label_value(node.get("name") or task.task_id),

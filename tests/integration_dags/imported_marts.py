@@ -1,7 +1,7 @@
 """A user's own DAG: part of the dbt project (the marts folder) between two plain tasks, daily.
 
-The integration suite (tests/test_airflow_ui.py) puts it beside the project's DAGs and checks that a
-scheduled run runs exactly this subset.
+The integration suite (tests/integration/test_airflow_ui.py) puts it beside the project's DAGs and
+checks that a scheduled run runs exactly this subset.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Connections the secure engine must turn away: one DAG per connection, the sample's first steps.
 Only the integration stack loads this folder: its connections exist there only.
 
-The integration suite (tests/test_airflow_ui.py) gives the stack these connections (a wrong password, a
-user the directory does not know, no password, a client without TLS) and checks that each run fails its
-first task at once with one line naming the cause, and that no password shows up anywhere.
+The integration suite (tests/integration/test_airflow_ui.py) gives the stack these connections (a wrong
+password, a user the directory does not know, no password, a client without TLS) and checks that each
+run fails its first task at once with one line naming the cause, and that no password shows up anywhere.
 """
 
 from __future__ import annotations

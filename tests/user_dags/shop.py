@@ -1,7 +1,7 @@
 """A user's own dbt project (tests/dbt_projects/shop, profile ``warehouse``) pointed at by path.
 
-Execution from ``DBT_SPARK_EXECUTION``; tests/test_user_project.py renders it in both executions and
-runs it locally against the engine.
+Execution from ``DBT_SPARK_EXECUTION``; tests/integration/test_user_project.py renders it in both
+executions and runs it locally against the engine.
 """
 
 from __future__ import annotations

@@ -8,14 +8,11 @@ import os
 import socket
 import struct
 import threading
-from datetime import datetime
-from pathlib import Path
 
-from airflow.sdk import DAG
 from kubernetes.client import models as k8s
 
 from conftest import ROOT, python_json
-from dbt_spark_operator import compat, dbt_task_group
+from dbt_spark_operator import compat
 
 PRIVATE_NAMES = (
     "_ApiClient__",
@@ -53,26 +50,6 @@ def test_cosmos_test_task_builder_takes_what_compat_passes():
     assert list(inspect.signature(get_airflow_task).parameters)[:3] == ["task", "dag", "task_group"], (
         "compat.cosmos_test_task: get_airflow_task(task, dag, task_group) changed"
     )
-
-
-def test_cosmos_converters_receive_the_keywords_compat_reads():
-    """The per-test converter gets Cosmos's keyword arguments: the tasks it built select one test each."""
-    with DAG("compat_converter", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
-        dbt_task_group("analytics", execution="kubernetes", select=["stg_employees"])
-    tests = [t for t in dag.tasks if compat.cosmos_node_config(t).get("resource_type") == "test"]
-    assert tests, "compat.cosmos_test_task: Cosmos no longer calls the test converter"
-    for task in tests:
-        assert str(task.select).startswith("fqn:analytics."), "compat.cosmos_test_task: select not set"
-
-
-def test_cosmos_keeps_the_node_in_extra_context():
-    with DAG("compat_node", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
-        dbt_task_group("analytics", execution="kubernetes", select=["simple_pipeline"])
-    node = compat.cosmos_node_config(dag.task_dict["analytics.simple_pipeline.run"])
-    assert node.get("unique_id") == "model.analytics.simple_pipeline", (
-        "compat.cosmos_node_config: Cosmos no longer keeps extra_context['dbt_node_config']"
-    )
-    assert node.get("resource_type") == "model" and "config" in node
 
 
 def test_cosmos_profile_mapping_reads_connection_fields(monkeypatch):
@@ -145,19 +122,6 @@ def test_airflow_internals_the_docs_page_and_the_warm_executor_use():
     assert callable(plugins_manager.ensure_plugins_loaded), (
         "compat.load_airflow_plugins: plugins_manager.ensure_plugins_loaded is gone"
     )
-
-
-def test_airflow_orm_has_what_the_demo_reads(airflow_db):
-    from airflow.models import DagRun, TaskInstance
-
-    for model, columns in (
-        (DagRun, ("dag_id", "run_id", "state", "id")),
-        (TaskInstance, ("task_id", "state", "duration", "start_date")),
-    ):
-        missing = [c for c in columns if not hasattr(model, c)]
-        assert missing == [], f"compat.latest_run: {model.__name__} has no {missing}"
-    assert compat.latest_run("no_such_dag") == ("missing", [])
-    assert Path(compat.__file__).name == "compat.py"
 
 
 def _one_shot_server(reply: bytes | None) -> int:

@@ -9,7 +9,7 @@ from datetime import datetime
 import kubernetes_validate
 import yaml
 from airflow.sdk import DAG
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dbt_spark_operator import DbtSparkOperatorError, DbtSparkRunOperator
@@ -85,6 +85,7 @@ def test_any_model_name_becomes_a_valid_label(name):
 
 @SETTINGS
 @given(st.from_regex(r"[A-Za-z0-9_]{1,90}", fullmatch=True))
+@example("_")  # no letter or digit: the provider alone would name the pod "-<suffix>"
 def test_any_task_id_gets_a_valid_unique_pod_name(model):
     first, second = run_operator(task_id=model), run_operator(task_id=model)
     names = {render_pod(task).metadata.name for task in (first, second)}

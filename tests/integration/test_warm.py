@@ -10,7 +10,7 @@ from airflow.executors.local_executor import LocalExecutor
 from conftest import python_json
 from dbt_spark_operator.dev.demo import WARM_EXECUTOR, airflow_env
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("dbt", "dbt_common", "cosmos", "kubernetes", "kubernetes_asyncio", "pyhive", "agate", "networkx")
 
 # Runs in a fresh interpreter: optionally preload, then do what a local task process does (parse the
