@@ -41,7 +41,7 @@ from dbt_spark_operator.pod import (
     pod_name,
 )
 from dbt_spark_operator.process_group import stop_group
-from dbt_spark_operator.project_setup import check_operator_args, project_setup
+from dbt_spark_operator.project_setup import Execution, check_operator_args, project_setup
 from dbt_spark_operator.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.results import describe, summarize
 
@@ -74,7 +74,7 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         self,
         *,
         project: str | Path = "analytics",
-        execution: str | None = None,
+        execution: Execution | None = None,
         conn_id: str = DEFAULT_CONN_ID,
         target: str = "kyuubi",
         profile_args: Mapping[str, Any] | None = None,

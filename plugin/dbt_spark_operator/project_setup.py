@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import yaml
 from airflow.sdk import BaseOperator
@@ -29,7 +29,9 @@ if TYPE_CHECKING:  # local execution never imports the Kubernetes provider or cl
     # process): the pod modules are imported where a pod is built
     from dbt_spark_operator.pod import PodSettings
 
-EXECUTIONS = ("kubernetes", "local")
+Execution = Literal["kubernetes", "local"]
+"""Where dbt runs: ``"kubernetes"``, a pod per task; ``"local"``, in the Airflow worker."""
+EXECUTIONS: tuple[Execution, ...] = get_args(Execution)
 
 
 def default_execution() -> str:
@@ -37,8 +39,17 @@ def default_execution() -> str:
     return os.environ.get("DBT_SPARK_EXECUTION") or "kubernetes"
 
 
+def execution_of(value: str | None) -> Execution:
+    """``value`` (default :func:`default_execution`) as an :data:`Execution`, or one clear error."""
+    execution = value or default_execution()
+    for known in EXECUTIONS:
+        if execution == known:
+            return known
+    raise DbtSparkOperatorError(f"execution must be kubernetes or local, got {execution!r}")
+
+
 @functools.cache
-def _accepted_args(execution: str) -> frozenset[str]:
+def _accepted_args(execution: Execution) -> frozenset[str]:
     """Every argument the operators of ``execution`` take."""
     operator: type
     if execution == "kubernetes":
@@ -89,7 +100,7 @@ POD_SETTINGS = {
 }
 
 
-def check_operator_args(operator_args: Mapping[str, Any], execution: str) -> None:
+def check_operator_args(operator_args: Mapping[str, Any], execution: Execution) -> None:
     """Cosmos drops operator arguments it does not know; reject them instead, naming the key."""
     for key in operator_args:
         if key in POD_SETTINGS:
@@ -111,7 +122,7 @@ class ProjectSetup:
     everything that needs no connection is checked; the connection is read when a task runs
     (:meth:`apply_connection`)."""
 
-    execution: str
+    execution: Execution
     path: Path
     project_name: str
     mapping: KyuubiProfileMapping
@@ -204,7 +215,7 @@ class ConnectionAtRun:
 def project_setup(
     project: str | os.PathLike[str],
     *,
-    execution: str | None = None,
+    execution: Execution | None = None,
     conn_id: str = DEFAULT_CONN_ID,
     profile_name: str | None = None,
     target_name: str = "kyuubi",
@@ -214,19 +225,17 @@ def project_setup(
 ) -> ProjectSetup:
     """Resolve and check a project's paths, profile arguments and pod settings, one clear error for each
     bad input; the connection itself is not read (see :meth:`ProjectSetup.apply_connection`)."""
-    execution = execution or default_execution()
-    if execution not in EXECUTIONS:
-        raise DbtSparkOperatorError(f"execution must be kubernetes or local, got {execution!r}")
+    checked = execution_of(execution)
     path = project_dir(project)
     project_yml = yaml.safe_load((path / "dbt_project.yml").read_text())
     project_name = project_yml["name"]
     args = dict(operator_args or {})
-    check_operator_args(args, execution)
+    check_operator_args(args, checked)
 
     mapping = KyuubiProfileMapping(conn_id, dict(profile_args or {}))  # checks profile_args
     profile_name = profile_name or project_yml.get("profile") or project_name
     profile = ProfileConfig(profile_name=profile_name, target_name=target_name, profile_mapping=mapping)
-    setup = ProjectSetup(execution, path, project_name, mapping, profile, args, pod)
-    if execution == "kubernetes" or pod is not None:
+    setup = ProjectSetup(checked, path, project_name, mapping, profile, args, pod)
+    if checked == "kubernetes" or pod is not None:
         setup.pod_args  # noqa: B018 -- checks the pod settings now, at DAG parse
     return setup

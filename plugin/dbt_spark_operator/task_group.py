@@ -21,7 +21,7 @@ from dbt_spark_operator import compat
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.manifest import Manifest, manifest_path, read_manifest
 from dbt_spark_operator.per_test import OneTaskPerTest, detached_test_id, test_task_id
-from dbt_spark_operator.project_setup import precompute_init_signatures, project_setup
+from dbt_spark_operator.project_setup import Execution, precompute_init_signatures, project_setup
 from dbt_spark_operator.provider import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def dbt_task_group(
     project: str | os.PathLike[str] = "analytics",
     *,
     group_id: str | None = None,
-    execution: str | None = None,
+    execution: Execution | None = None,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     conn_id: str = DEFAULT_CONN_ID,
@@ -187,7 +187,7 @@ def dbt_run_operation(
     macro_name: str,
     project: str | os.PathLike[str] = "analytics",
     *,
-    execution: str | None = None,
+    execution: Execution | None = None,
     conn_id: str = DEFAULT_CONN_ID,
     profile_name: str | None = None,
     target_name: str = "kyuubi",
