@@ -80,9 +80,15 @@ def test_the_secure_values_take_the_keystore_and_its_password_from_a_secret(helm
         "name": "kyuubi-tls",
         "key": "keystore-password",
     }
-    assert by_name["KYUUBI_JAVA_OPTS"]["value"] == (
-        "-Dkyuubi.frontend.ssl.keystore.password=$(KYUUBI_KEYSTORE_PASSWORD)"
-    )
+    assert by_name["KYUUBI_LDAP_BIND_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "kyuubi-ldap",
+        "key": "bind-password",
+    }
+    assert by_name["KYUUBI_JAVA_OPTS"]["value"].split() == [
+        "-Dkyuubi.frontend.ssl.keystore.password=$(KYUUBI_KEYSTORE_PASSWORD)",
+        "-Dkyuubi.authentication.ldap.bindpw=$(KYUUBI_LDAP_BIND_PASSWORD)",
+    ]
+    assert conf["kyuubi.authentication.ldap.binddn"].startswith("cn=")
     assert all("valueFrom" in e or "$(" in e["value"] or e["name"] == "KYUUBI_CONF_DIR" for e in env)
     keystore = Path(conf["kyuubi.frontend.ssl.keystore.path"])
     (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == str(keystore.parent)]
