@@ -24,7 +24,7 @@ def run_locally(
     secrets: Mapping[str, str],
     on_line: Callable[[str], None] = print,
     bin_dir: Path | None = None,
-    on_start: Callable[[int], None] | None = None,
+    on_start: Callable[[subprocess.Popen[str]], None] | None = None,
     project: Path | None = None,
 ) -> tuple[int, dict[str, str]]:
     """Run a pod's command, args and env as a local process; return its exit code and the env it had.
@@ -35,7 +35,7 @@ def run_locally(
     has the sidecar) to fresh directories under ``workdir``. The process
     gets the pod's env (Secret references resolved from ``secrets`` by variable name) and ``PATH``,
     nothing else; ``PATH`` starts with ``bin_dir`` (default: this Python's, where dbt is), as the image's
-    would. It runs in its own process group (``on_start`` gets its id, for :func:`stop_group`), stopped
+    would. It runs in its own process group (``on_start`` gets the process, for :func:`stop_group`), stopped
     with it when interrupted.
     """
     container = next(c for c in pod.spec.containers if c.name == "base")  # not the XCom sidecar
@@ -78,7 +78,7 @@ def run_locally(
         start_new_session=True,
     )
     if on_start:
-        on_start(proc.pid)
+        on_start(proc)
     try:
         for line in proc.stdout:  # type: ignore[union-attr]
             on_line(line.rstrip("\n"))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import tempfile
 from collections import deque
 from collections.abc import Mapping, Sequence
@@ -187,15 +188,15 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
             artifact = json.loads(path.read_text()) if path.is_file() else None
         return artifact, (f"exit code {rc}: {last[0] if last else 'no output'}" if rc else None)
 
-    def _started(self, pgid: int) -> None:
-        self._local_group = pgid
+    def _started(self, process: subprocess.Popen[str]) -> None:
+        self._local_process = process
 
     def on_kill(self) -> None:
         """Airflow stops the task: delete the pod, or stop the local process group (dbt included)."""
         if self.dbt_setup.execution == "kubernetes":
             super().on_kill()
-        elif getattr(self, "_local_group", None):
-            stop_group(self._local_group)
+        elif (process := getattr(self, "_local_process", None)) is not None:
+            stop_group(process.pid, proc=process)  # through its Popen, which keeps its exit code
 
 
 class DbtSparkRunOperator(DbtSparkOperator, DbtRunKubernetesOperator):

@@ -83,9 +83,9 @@ def test_stopped_or_killed_dbt_fails_the_task_leaves_no_process_and_reruns(engin
     worker = threading.Thread(target=work)
     worker.start()
     deadline = time.monotonic() + 60
-    while not getattr(task, "_local_group", None) and time.monotonic() < deadline:
+    while not getattr(task, "_local_process", None) and time.monotonic() < deadline:
         time.sleep(0.1)
-    pgid = task._local_group
+    pgid = task._local_process.pid
     while not [p for p in dbt_processes(pgid) if "bin/dbt" in " ".join(p.cmdline())]:
         assert time.monotonic() < deadline, "dbt never started"
         time.sleep(0.1)
