@@ -106,10 +106,11 @@ def manifest() -> Path:
     return write_manifest(PROJECT)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def _integration_manifest(request: pytest.FixtureRequest) -> None:
-    """Integration tests render the analytics project: its manifest first (once per session)."""
-    if request.node.get_closest_marker("integration"):
+    """Integration tests render the analytics project (Airflow's services parse it too, from module
+    fixtures): when the session holds any, its manifest first, before every other fixture."""
+    if any(item.get_closest_marker("integration") for item in request.session.items):
         request.getfixturevalue("manifest")
 
 

@@ -3,6 +3,7 @@ reads from it, typed (msgspec decodes only those: a fifth of ``json.loads``'s ti
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from pathlib import Path
@@ -33,8 +34,14 @@ def manifest_path(project: Path, manifest: str | os.PathLike[str] | None, target
                 f"dbt manifest {path} is missing and {project} is read-only: publish the project with "
                 "its manifest ('dbt-spark-operator bundle') or pass manifest="
             )
-        log.warning("no manifest at %s: running dbt parse once (ship it with the project instead)", path)
-        path = write_manifest(project, target_name)
+        # Several DAG files of one project are parsed at once (the DAG processor's parallel parsers):
+        # one dbt parse at a time, and the others take its manifest.
+        path.parent.mkdir(exist_ok=True)
+        with open(path.parent / ".manifest.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.is_file():
+                log.warning("no manifest at %s: running dbt parse once (ship it with the project)", path)
+                path = write_manifest(project, target_name)
     return path
 
 

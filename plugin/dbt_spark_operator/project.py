@@ -103,7 +103,7 @@ def _has_packages(path: Path) -> bool:
 
 
 # What a published project leaves out: dbt's build output (but target/manifest.json), logs, packages.
-_NOT_PUBLISHED = ("logs", "dbt_packages", ".user.yml", "__pycache__")
+_NOT_PUBLISHED = ("logs", "dbt_packages", ".user.yml", "__pycache__", ".manifest.lock")
 
 
 def bundle(source: Path, out: Path, target_name: str = "kyuubi") -> list[Path]:
