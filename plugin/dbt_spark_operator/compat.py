@@ -227,6 +227,8 @@ def thrift_plain_login(
         if _REFUSED.search(text):
             return "refused", text
         return ("closed" if exc.type == TTransport.TTransportException.END_OF_FILE else "unreachable"), text
+    except (ConnectionResetError, BrokenPipeError) as exc:  # reached, and it hung up on us
+        return "closed", str(exc)
     except OSError as exc:
         return "unreachable", str(exc)
     finally:

@@ -64,7 +64,9 @@ def endpoint_problem(
     )
     if outcome == "refused":
         return f"login refused: authentication failed for user {user!r} (auth {auth}) at {where}: {text}"
-    if outcome == "closed" and not use_ssl and speaks_tls(host, port, timeout):
+    # A TLS server hangs up on a plain client, at once or while it still sends (then it reads as a
+    # connection error): one TLS handshake tells.
+    if outcome != "accepted" and not use_ssl and speaks_tls(host, port, timeout):
         return (
             f"the server at {where} speaks TLS and this connection does not: set "
             '"use_ssl": true in the connection\'s extra'
