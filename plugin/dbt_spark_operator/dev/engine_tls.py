@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+from dbt_spark_operator.dev.ldap_directory import write_private
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
 ALIAS = "engine"
@@ -54,7 +55,7 @@ class EngineCertificate:
         self.root.mkdir(parents=True)
         os.chmod(self.root, 0o700)
         password = secrets.token_urlsafe(18)
-        _write_private(self.password_file, password)
+        write_private(self.password_file, password)
         names = ["dns:localhost", f"ip:{host}" if host.replace(".", "").isdigit() else f"dns:{host}"]
         # keytool reads the store password from a file (-storepass:file), not from its command line.
         for argv in (
@@ -88,10 +89,4 @@ class EngineCertificate:
         return f'<?xml version="1.0"?>\n<configuration>\n{properties}</configuration>\n'
 
     def write_hive_site(self, conf_dir: Path) -> None:
-        _write_private(conf_dir / "hive-site.xml", self.hive_site())
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
+        write_private(conf_dir / "hive-site.xml", self.hive_site())

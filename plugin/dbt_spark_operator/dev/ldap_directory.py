@@ -70,7 +70,7 @@ class LdapDirectory:
             f"rootpw {_hash(secrets.token_urlsafe(18))}",
             f"directory {self.root / 'data'}",
         ]
-        _write_private(self.config, "\n".join(lines) + "\n")
+        write_private(self.config, "\n".join(lines) + "\n")
         passwords = {user: secrets.token_urlsafe(15) for user in USERS}
         entries = [
             f"dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: dbt\ndc: dbt\n",
@@ -89,7 +89,7 @@ class LdapDirectory:
         )
         if proc.returncode != 0:
             raise DbtSparkOperatorError(f"slapadd failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
-        _write_private(self.users_file, json.dumps(passwords, indent=1))
+        write_private(self.users_file, json.dumps(passwords, indent=1))
 
     def command(self, url: str) -> list[str]:
         """slapd in the foreground (``-d 0``), listening on ``url`` only."""
@@ -121,7 +121,8 @@ def _hash(password: str) -> str:
     return proc.stdout.strip()
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by this user only (0600) from the start."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(text)
