@@ -27,9 +27,13 @@ POD = PodSettings(password_secret=("kyuubi-credentials", "password"))
     doc_md=__doc__,
 )
 def analytics_kubernetes() -> None:
-    deps = DbtSparkDepsOperator(task_id="dbt_deps", execution="kubernetes", pod=POD)
+    deps = DbtSparkDepsOperator(task_id="dbt_deps", project="analytics", execution="kubernetes", pod=POD)
     load = dbt_run_operation(
-        "load_raw_employee_events", "load_raw_employee_events", execution="kubernetes", pod=POD
+        "load_raw_employee_events",
+        "load_raw_employee_events",
+        project="analytics",
+        execution="kubernetes",
+        pod=POD,
     )
     deps >> load >> dbt_task_group("analytics", execution="kubernetes", pod=POD)
 

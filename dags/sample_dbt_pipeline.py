@@ -37,14 +37,18 @@ POD = PodSettings(password_secret=("kyuubi-credentials", "password"))
     doc_md=__doc__,
 )
 def sample_dbt_pipeline() -> None:
-    debug = DbtSparkDebugOperator(task_id="dbt_debug", pod=POD)
-    deps = DbtSparkDepsOperator(task_id="dbt_deps", pod=POD)
-    seed = DbtSparkSeedOperator(task_id="dbt_seed", full_refresh=True, pod=POD)
-    load = dbt_run_operation("load_raw_employee_events", "load_raw_employee_events", pod=POD)
+    debug = DbtSparkDebugOperator(task_id="dbt_debug", project="analytics", pod=POD)
+    deps = DbtSparkDepsOperator(task_id="dbt_deps", project="analytics", pod=POD)
+    seed = DbtSparkSeedOperator(task_id="dbt_seed", project="analytics", full_refresh=True, pod=POD)
+    load = dbt_run_operation(
+        "load_raw_employee_events", "load_raw_employee_events", project="analytics", pod=POD
+    )
     models = dbt_task_group("analytics", group_id="models", select=["path:models"], pod=POD)
-    snapshot = DbtSparkSnapshotOperator(task_id="dbt_snapshot", pod=POD)
-    freshness = DbtSparkFreshnessOperator(task_id="dbt_source_freshness", select="source:raw", pod=POD)
-    docs = DbtSparkDocsOperator(task_id="dbt_docs_generate", pod=POD)
+    snapshot = DbtSparkSnapshotOperator(task_id="dbt_snapshot", project="analytics", pod=POD)
+    freshness = DbtSparkFreshnessOperator(
+        task_id="dbt_source_freshness", project="analytics", select="source:raw", pod=POD
+    )
+    docs = DbtSparkDocsOperator(task_id="dbt_docs_generate", project="analytics", pod=POD)
     debug >> deps >> seed >> load >> models >> snapshot >> freshness >> docs
 
 

@@ -24,8 +24,10 @@ from dbt_spark_operator import DbtSparkDepsOperator, dbt_run_operation, dbt_task
     doc_md=__doc__,
 )
 def simple_model_test() -> None:
-    deps = DbtSparkDepsOperator(task_id="dbt_deps", execution="local")
-    load = dbt_run_operation("load_raw_employee_events", "load_raw_employee_events", execution="local")
+    deps = DbtSparkDepsOperator(task_id="dbt_deps", project="analytics", execution="local")
+    load = dbt_run_operation(
+        "load_raw_employee_events", "load_raw_employee_events", project="analytics", execution="local"
+    )
     deps >> load >> dbt_task_group("analytics", execution="local")
 
 

@@ -34,6 +34,7 @@ _LAZY = {
     **dict.fromkeys(_OPERATORS, "dbt_spark_operator.operators"),
     "dbt_task_group": "dbt_spark_operator.task_group",
     "dbt_run_operation": "dbt_spark_operator.task_group",
+    "dbt_asset": "dbt_spark_operator.assets",
     "PodSettings": "dbt_spark_operator.pod",
     "KyuubiProfileMapping": "dbt_spark_operator.profile",
 }

@@ -64,7 +64,7 @@ def _pods(args: argparse.Namespace) -> int:
 
     # Airflow logs to stdout, set up when it is first imported; stdout is for the YAML.
     with contextlib.redirect_stdout(sys.stderr):
-        from dbt_spark_operator.pod import pod_manifest, render_pod
+        from dbt_spark_operator.pod import pod_body, render_pod
 
         dag = _load_dag(args.dag_id, args.dags_folder)
         tasks = [t for t in dag.tasks if hasattr(t, "build_pod_request_obj")]
@@ -74,7 +74,7 @@ def _pods(args: argparse.Namespace) -> int:
                 raise DbtSparkOperatorError(f"DAG {args.dag_id!r} has no pod task {args.task!r}")
         if not tasks:
             raise DbtSparkOperatorError(f"DAG {args.dag_id!r} has no pod tasks (local execution?)")
-        docs = [pod_manifest(render_pod(task)) for task in tasks]
+        docs = [pod_body(render_pod(task)) for task in tasks]
     print(yaml.safe_dump_all(docs, sort_keys=False), end="")
     return 0
 
@@ -124,11 +124,14 @@ def check_dag(dag: Any) -> tuple[int, list[str]]:
 
 
 def _load_dag(dag_id: str, dags_folder: str | None) -> Any:
+    from airflow.configuration import conf
     from airflow.dag_processing.dagbag import DagBag
 
     from dbt_spark_operator.project import CHECKOUT
 
-    folder = dags_folder or os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or str(CHECKOUT / "dags")
+    checkout_dags = str(CHECKOUT / "dags") if CHECKOUT is not None else None
+    folder = dags_folder or os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or checkout_dags
+    folder = folder or conf.get("core", "dags_folder")
     bag = DagBag(dag_folder=folder)
     if dag_id not in bag.dags:
         problem = next((e for f, e in bag.import_errors.items() if dag_id in f), None)

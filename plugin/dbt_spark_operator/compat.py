@@ -81,6 +81,38 @@ def cosmos_node_config(task: Any) -> dict[str, Any]:
     return (getattr(task, "extra_context", None) or {}).get("dbt_node_config") or {}
 
 
+def cosmos_keep_pod_result(task: Any) -> None:
+    """Make a Cosmos Kubernetes task keep what its pod returned (the XCom sidecar's ``return.json``) as
+    ``task.dbt_pod_result``, for the task's ``post_execute``.
+
+    Cosmos 1.15.1's ``_k8s_common.build_and_run_cmd`` calls ``KubernetesPodOperator.execute`` and only
+    logs its result: the task pushes no return value and no hook sees it. KubernetesPodOperator's
+    ``callbacks`` run before the sidecar is read. Its public ``extract_xcom(pod)`` reads it, called on
+    the task itself (provider 10.25), so the task's class becomes a subclass (same name and module:
+    serialized DAGs do not change) whose ``extract_xcom`` also keeps it. Unlike an instance attribute, a
+    class survives the copies Airflow makes of a task before running it.
+    """
+    task.__class__ = _keeping_result(type(task))
+
+
+_KEEPING: dict[type, type] = {}
+
+
+def _keeping_result(cls: type) -> type:
+    if getattr(cls, "_keeps_pod_result", False):
+        return cls
+    if cls not in _KEEPING:
+
+        def extract_xcom(self: Any, pod: Any) -> Any:
+            result = cls.extract_xcom(self, pod)  # type: ignore[attr-defined]  # a KubernetesPodOperator
+            self.dbt_pod_result = result
+            return result
+
+        namespace = {"extract_xcom": extract_xcom, "_keeps_pod_result": True, "__module__": cls.__module__}
+        _KEEPING[cls] = type(cls.__name__, (cls,), namespace)
+    return _KEEPING[cls]
+
+
 def connection_field(mapping: Any, field: str) -> Any:
     """A connection field as Cosmos's own profile mappings read it (``"login"``, ``"extra.auth"``).
 

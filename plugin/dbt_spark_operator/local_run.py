@@ -29,8 +29,8 @@ def run_locally(
 ) -> tuple[int, dict[str, str]]:
     """Run a pod's command, args and env as a local process; return its exit code and the env it had.
 
-    Mounted paths map to local directories: the projects volume to :func:`projects_root` (and the pod's
-    ``<projects>/<name>`` to ``project``, a project directory anywhere on this machine), the shared
+    Mounted paths map to local directories: the projects volume to the directory holding ``project`` (a
+    project directory anywhere on this machine; without one, :func:`projects_root`), the shared
     state volume to :func:`state_dir`, the emptyDirs (and the XCom sidecar's directory, when the pod
     has the sidecar) to fresh directories under ``workdir``. The process
     gets the pod's env (Secret references resolved from ``secrets`` by variable name) and ``PATH``,
@@ -41,7 +41,7 @@ def run_locally(
     container = next(c for c in pod.spec.containers if c.name == "base")  # not the XCom sidecar
     scratch = workdir / "scratch"
     paths = {
-        PROJECTS_MOUNT: str(projects_root()),
+        PROJECTS_MOUNT: str(project.parent if project is not None else projects_root()),
         STATE_MOUNT: str(state_dir()),
         PROFILES_DIR: str(workdir / "profiles"),
         SCRATCH_MOUNT: str(scratch),

@@ -50,10 +50,13 @@ class DependsOn(msgspec.Struct, frozen=True):
 
 
 class ManifestNode(msgspec.Struct):
-    """The fields of a manifest node a test task needs; msgspec skips the rest without building it."""
+    """The fields of a manifest node the task graph and its assets need; msgspec skips the rest."""
 
     resource_type: str
     name: str
+    database: str | None = None
+    schema: str = ""
+    alias: str | None = None
     original_file_path: str = ""
     package_name: str | None = None
     tags: list[str] = []
@@ -65,11 +68,20 @@ class ManifestNode(msgspec.Struct):
 class ManifestSource(msgspec.Struct):
     source_name: str
     name: str
+    database: str | None = None
+    schema: str = ""
+    identifier: str | None = None
+
+
+class ManifestMetadata(msgspec.Struct, frozen=True):
+    project_name: str | None = None
+    env: dict[str, str] = {}  # dbt's DBT_ENV_CUSTOM_ENV_* variables at parse, without the prefix
 
 
 class Manifest(msgspec.Struct):
     nodes: dict[str, ManifestNode]
     sources: dict[str, ManifestSource] = {}
+    metadata: ManifestMetadata = ManifestMetadata()
 
 
 def read_manifest(path: Path) -> Manifest:

@@ -30,6 +30,7 @@ from cosmos.operators.kubernetes import (
 )
 from kubernetes.client import models as k8s
 
+from dbt_spark_operator import deprecations
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
 from dbt_spark_operator.local_run import run_locally
@@ -54,7 +55,9 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
 
     :param project: dbt project name under ``DBT_SPARK_PROJECTS_DIR``, or a path
     :param execution: ``"kubernetes"`` or ``"local"`` (default ``$DBT_SPARK_EXECUTION``, else kubernetes)
-    :param conn_id: the Airflow ``kyuubi`` connection; ``target`` names the profile target
+    :param conn_id: the Airflow ``kyuubi`` connection
+    :param profile_name: the profile's name (default: the one ``dbt_project.yml`` names)
+    :param target_name: the profile target's name (``target`` is its deprecated spelling)
     :param profile_args: profile values on top of the connection's (no password)
     :param pod: :class:`~dbt_spark_operator.pod.PodSettings` of the pod (and of the local process)
     :param dbt_flags: more dbt arguments, passed as they are
@@ -74,10 +77,12 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
     def __init__(
         self,
         *,
-        project: str | Path = "analytics",
+        project: str | Path | None = None,
         execution: Execution | None = None,
         conn_id: str = DEFAULT_CONN_ID,
-        target: str = "kyuubi",
+        profile_name: str | None = None,
+        target_name: str = "kyuubi",
+        target: str | None = None,
         profile_args: Mapping[str, Any] | None = None,
         pod: PodSettings | None = None,
         select: str | Sequence[str] | None = None,
@@ -114,11 +119,13 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         if isinstance(vars, str) and "{{" not in vars or isinstance(vars, Mapping):
             vars_mapping(vars)  # invalid YAML is a parse-time error; templated vars are checked when rendered
         check_operator_args(kwargs, "kubernetes")  # the pod is built in both executions
+        where = type(self).__name__
         setup = project_setup(
-            project,
+            deprecations.project_or_demo(where, project),
             execution=execution,
             conn_id=conn_id,
-            target_name=target,
+            profile_name=profile_name,
+            target_name=deprecations.renamed(where, "target", "target_name", target, target_name),
             profile_args=profile_args,
             pod=pod,
         )

@@ -334,9 +334,9 @@ def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) 
     return task.build_pod_request_obj(context, dry_run=dry_run)
 
 
-def pod_manifest(pod: k8s.V1Pod) -> dict[str, Any]:
-    """A V1Pod as the plain manifest the API server receives (camelCase keys, no nulls)."""
+def pod_body(pod: k8s.V1Pod) -> dict[str, Any]:
+    """A V1Pod as the request body the API server receives (camelCase keys, no nulls)."""
     from kubernetes.client import ApiClient
 
-    manifest = ApiClient().sanitize_for_serialization(pod)
-    return {"apiVersion": "v1", "kind": "Pod", **manifest}
+    body = ApiClient().sanitize_for_serialization(pod)
+    return {"apiVersion": "v1", "kind": "Pod", **body}

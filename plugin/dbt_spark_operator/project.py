@@ -12,18 +12,37 @@ import yaml
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
-# A source checkout: <repo>/plugin/dbt_spark_operator/project.py -> <repo>
-CHECKOUT = Path(__file__).resolve().parents[2]
+# A source checkout: <repo>/plugin/dbt_spark_operator/project.py -> <repo>; None when installed from a wheel.
+_REPO = Path(__file__).resolve().parents[2]
+CHECKOUT: Path | None = _REPO if (_REPO / "pyproject.toml").is_file() and (_REPO / "dbt").is_dir() else None
 
 
 def projects_root() -> Path:
-    """The directory holding dbt projects: ``DBT_SPARK_PROJECTS_DIR``, else ``dbt/`` of this checkout."""
-    return Path(os.environ.get("DBT_SPARK_PROJECTS_DIR") or CHECKOUT / "dbt")
+    """The directory holding dbt projects: ``DBT_SPARK_PROJECTS_DIR``, else ``dbt/`` of a source checkout.
+
+    Installed from a wheel with the variable unset there is no such directory: one clear error.
+    """
+    configured = os.environ.get("DBT_SPARK_PROJECTS_DIR")
+    if configured:
+        return Path(configured)
+    if CHECKOUT is None:
+        raise DbtSparkOperatorError(
+            "DBT_SPARK_PROJECTS_DIR is not set: set it to the directory holding your dbt projects,"
+            " or name the project by its path"
+        )
+    return CHECKOUT / "dbt"
 
 
 def state_dir() -> Path:
-    """What tasks share locally (the pods' /opt/dbt/state): ``DBT_SPARK_STATE_DIR``, else ``.dbt-state/``."""
-    return Path(os.environ.get("DBT_SPARK_STATE_DIR") or CHECKOUT / ".dbt-state")
+    """What tasks share locally (the pods' /opt/dbt/state): ``DBT_SPARK_STATE_DIR``, else ``.dbt-state/``
+    of a source checkout, else ``dbt-spark-operator/`` under ``$XDG_STATE_HOME`` (``~/.local/state``)."""
+    configured = os.environ.get("DBT_SPARK_STATE_DIR")
+    if configured:
+        return Path(configured)
+    if CHECKOUT is not None:
+        return CHECKOUT / ".dbt-state"
+    xdg = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(xdg) / "dbt-spark-operator"
 
 
 def packages_dir(project_name: str) -> Path:
@@ -53,12 +72,18 @@ def project_profile_name(path: Path) -> str:
     return str(project_yml.get("profile") or project_yml["name"])
 
 
+PARSE_SCHEMA = "default"
+# Recorded in the manifest (metadata.env, without dbt's prefix): the target schema its node schemas derive
+# from, so that a DAG naming another schema (profile_args) can derive the relations it writes.
+PARSE_SCHEMA_ENV = "DBT_SPARK_PARSE_SCHEMA"
+
+
 def parse_profile(profile_name: str, target_name: str) -> str:
     """A throw-away profiles.yml for ``dbt parse``: one thrift target under the project's own profile
     name. Parsing connects to nothing, so no real host, user or secret is needed (Cosmos renders a mock
     profile for the same reason)."""
     target = {"type": "spark", "method": "thrift", "host": "dbt-parse.invalid", "port": 10009}
-    target["schema"] = "default"  # the connection's default schema
+    target["schema"] = PARSE_SCHEMA  # the connection's default schema
     return yaml.safe_dump({profile_name: {"target": target_name, "outputs": {target_name: target}}})
 
 
@@ -78,6 +103,7 @@ def write_manifest(project: str | os.PathLike[str], target_name: str = "kyuubi")
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
             "DBT_PACKAGES_DIR": str(packages_dir(path.name)),
+            f"DBT_ENV_CUSTOM_ENV_{PARSE_SCHEMA_ENV}": PARSE_SCHEMA,
         }
         env.pop("DBT_TARGET_PATH", None)  # the manifest goes to the project's own target/
         commands = [["deps"]] if _has_packages(path) else []

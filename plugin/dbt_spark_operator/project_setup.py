@@ -20,6 +20,7 @@ from cosmos import ProfileConfig
 from cosmos.operators.base import AbstractDbtBase
 
 from dbt_spark_operator import compat
+from dbt_spark_operator.assets import AssetEventsAtEnd, keep_run_results
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.profile import KyuubiProfileMapping
 from dbt_spark_operator.project import packages_dir, project_dir
@@ -153,18 +154,42 @@ class ProjectSetup:
 
     @property
     def local_operator_args(self) -> dict[str, Any]:
-        """Cosmos local operators' arguments: dbt finds the packages the deps task installed."""
-        env = {"DBT_PACKAGES_DIR": str(packages_dir(self.path.name)), **self.operator_args.get("env", {})}
-        return {**self.operator_args, "env": env, "pre_execute": self.at_run}
+        """Cosmos local operators' arguments: dbt finds the packages the deps task installed and writes
+        its artifacts in the task's own copy of the project, which the task reads for its asset event
+        (Cosmos's own OpenLineage assets are off: :mod:`~dbt_spark_operator.assets` names them)."""
+        env = {
+            "DBT_PACKAGES_DIR": str(packages_dir(self.path.name)),
+            "DBT_TARGET_PATH": "target",  # in the task's copy of the project, never shared between tasks
+            **self.operator_args.get("env", {}),
+        }
+        callbacks = self.operator_args.get("callback") or []
+        callbacks = [*(callbacks if isinstance(callbacks, list) else [callbacks]), keep_run_results]
+        return {
+            "emit_datasets": False,  # dbt_task_group sets it for its tasks (RenderConfig)
+            **self.operator_args,
+            "env": env,
+            "callback": callbacks,
+            "pre_execute": self.at_run,
+            "post_execute": self.at_end,
+        }
 
     @property
     def kubernetes_operator_args(self) -> dict[str, Any]:
-        """Cosmos Kubernetes operators' arguments: the pod, the user's extra arguments, the run-time hook."""
-        return {**self.pod_args, **self.operator_args, "pre_execute": self.at_run}
+        """Cosmos Kubernetes operators' arguments: the pod, the user's extra arguments, the run-time hooks."""
+        return {
+            **self.pod_args,
+            **self.operator_args,
+            "pre_execute": self.at_run,
+            "post_execute": self.at_end,
+        }
 
     @cached_property
     def at_run(self) -> ConnectionAtRun:
         return ConnectionAtRun(self.operator_args.get("pre_execute"))
+
+    @cached_property
+    def at_end(self) -> AssetEventsAtEnd:
+        return AssetEventsAtEnd(self.operator_args.get("post_execute"))
 
     def profile_yaml(self) -> str:
         """The dbt profile from the connection, validated (reads the connection: never at DAG parse)."""

@@ -17,7 +17,8 @@ from airflow.sdk import BaseOperator, TaskGroup
 from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
 from cosmos.constants import DbtResourceType, ExecutionMode, LoadMode, SourceRenderingBehavior, TestBehavior
 
-from dbt_spark_operator import compat
+from dbt_spark_operator import compat, deprecations
+from dbt_spark_operator.assets import PRODUCERS, ProjectAssets
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.manifest import Manifest, manifest_path, read_manifest
 from dbt_spark_operator.per_test import OneTaskPerTest, detached_test_id, test_task_id
@@ -49,7 +50,7 @@ def _gc_paused(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @_gc_paused
 def dbt_task_group(
-    project: str | os.PathLike[str] = "analytics",
+    project: str | os.PathLike[str] | None = None,
     *,
     group_id: str | None = None,
     execution: Execution | None = None,
@@ -75,7 +76,7 @@ def dbt_task_group(
     ``task_group_args`` go to the task group (``dag``, ``default_args``, ``tooltip``...).
     """
     setup = project_setup(
-        project,
+        deprecations.project_or_demo("dbt_task_group", project),
         execution=execution,
         conn_id=conn_id,
         profile_name=profile_name,
@@ -100,6 +101,7 @@ def dbt_task_group(
         source_rendering_behavior=SourceRenderingBehavior.WITH_TESTS_OR_FRESHNESS,
         # A test of two models (relationships) runs once both exist, as a task of its own.
         should_detach_multiple_parents_tests=True,
+        emit_datasets=False,  # Cosmos's OpenLineage assets (local only, at run time): ours are declared
     )
     tests = OneTaskPerTest(manifest_file, parsed, render_config)
     render_config.node_converters = {DbtResourceType.TEST: tests}
@@ -132,8 +134,10 @@ def dbt_task_group(
             f"select {list(select)} / exclude {list(exclude)} matches no node of dbt project "
             f"{setup.project_name}"
         )
+    assets = ProjectAssets(parsed(), conn_id, (profile_args or {}).get("schema"))
     for task in _tasks(group):
         task.dbt_setup = setup  # what the run-time hook (ConnectionAtRun) reads
+        _node_assets(task, assets, kubernetes)
         if kubernetes:
             _per_node_pod_settings(task)
     return group
@@ -185,7 +189,7 @@ def running_task_selector(group_id: str, manifest: Callable[[], Manifest]) -> li
 def dbt_run_operation(
     task_id: str,
     macro_name: str,
-    project: str | os.PathLike[str] = "analytics",
+    project: str | os.PathLike[str] | None = None,
     *,
     execution: Execution | None = None,
     conn_id: str = DEFAULT_CONN_ID,
@@ -193,11 +197,19 @@ def dbt_run_operation(
     target_name: str = "kyuubi",
     profile_args: Mapping[str, Any] | None = None,
     pod: PodSettings | None = None,
-    **operator_args: Any,
+    operator_args: Mapping[str, Any] | None = None,
+    **extra_operator_args: Any,
 ) -> BaseOperator:
-    """One ``dbt run-operation`` task with the same profile and pod settings as :func:`dbt_task_group`."""
+    """One ``dbt run-operation`` task with the same profile and pod settings as :func:`dbt_task_group`.
+
+    ``operator_args`` are more arguments for the task (``retries``, ``args`` of the macro...), checked as
+    :func:`dbt_task_group` checks its own; passing them as keyword arguments is deprecated.
+    """
+    if extra_operator_args:
+        deprecations.warn("dbt_run_operation: pass operator arguments as operator_args={...}")
+        operator_args = {**extra_operator_args, **(operator_args or {})}
     setup = project_setup(
-        project,
+        deprecations.project_or_demo("dbt_run_operation", project),
         execution=execution,
         conn_id=conn_id,
         profile_name=profile_name,
@@ -246,6 +258,28 @@ def _tasks(group: TaskGroup) -> Iterator[Any]:
             yield from _tasks(child)
         else:
             yield child
+
+
+def _node_assets(task: Any, assets: ProjectAssets, kubernetes: bool) -> None:
+    """The node's relation as the task's outlet and what it reads as inlets; a source's task reads the
+    source. In a pod, the XCom sidecar hands dbt's run_results.json back for the asset event."""
+    node = compat.cosmos_node_config(task)
+    unique_id = node.get("unique_id")
+    kind = node.get("resource_type")
+    if not unique_id or kind not in (*PRODUCERS, "source"):
+        return
+    task.dbt_unique_id = unique_id
+    if kind == "source":
+        task.inlets = [a for a in [assets.asset(unique_id)] if a is not None]
+        return
+    outlet = assets.asset(unique_id)
+    task.inlets = assets.inlets(unique_id)
+    if outlet is None:
+        return
+    task.outlets = [outlet]
+    if kubernetes:
+        task.do_xcom_push = True
+        compat.cosmos_keep_pod_result(task)
 
 
 def _per_node_pod_settings(task: Any) -> None:

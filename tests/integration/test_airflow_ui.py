@@ -144,10 +144,6 @@ def _login(browser, stack: AirflowStack, user: str = "admin"):
     return page
 
 
-def _tries(stack: AirflowStack, run_id: str) -> dict[str, int]:
-    return {t: ti["try_number"] for t, ti in stack.task_instances(DAG_ID, run_id).items()}
-
-
 @pytest.fixture(scope="module")
 def sql(secure_engine) -> Callable[[str], list[tuple]]:
     """Run a statement on the stack's engine (as its service user, over TLS)."""
@@ -157,17 +153,6 @@ def sql(secure_engine) -> Callable[[str], list[tuple]]:
 def _last_commit(sql: Callable[[str], list[tuple]], table: str) -> str:
     """When the Iceberg table was last written (its newest snapshot)."""
     return str(sql(f"SELECT max(committed_at) FROM default.{table}.snapshots")[0][0])
-
-
-def _wait_for_rerun(stack: AirflowStack, run_id: str, task_id: str, before: dict[str, int]) -> dict:
-    """The run once the cleared task ran again (a higher try) and the run finished."""
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        ti = stack.task_instances(DAG_ID, run_id)[task_id]
-        if ti["try_number"] > before[task_id] and ti["state"] in ("success", "failed"):
-            return stack.wait_for_run(DAG_ID, run_id)
-        time.sleep(2)
-    raise AssertionError(f"{task_id} was not rerun")
 
 
 def test_metadata_lives_in_postgres_not_sqlite(stack, first_run):
@@ -224,22 +209,11 @@ def test_graph_view_shows_every_dbt_node(stack, first_run, browser):
 
 def test_rerun_one_model_through_the_rest_api(stack, first_run, sql):
     task_id = "analytics.simple_pipeline.run"
-    before, built = _tries(stack, first_run), _last_commit(sql, "simple_pipeline")
-    stack.request(
-        "POST",
-        f"/dags/{DAG_ID}/clearTaskInstances",
-        json={
-            "dry_run": False,
-            "dag_run_id": first_run,
-            "task_ids": [task_id],
-            "only_failed": False,
-            "include_upstream": False,
-            "include_downstream": False,
-        },
-    )
-    run = _wait_for_rerun(stack, first_run, task_id, before)
+    before, built = stack.tries(DAG_ID, first_run), _last_commit(sql, "simple_pipeline")
+    stack.clear(DAG_ID, first_run, [task_id])
+    run = stack.wait_for_rerun(DAG_ID, first_run, task_id, before)
     assert run["state"] == "success"
-    after = _tries(stack, first_run)
+    after = stack.tries(DAG_ID, first_run)
     print(f"REST clear of {task_id}: try {before[task_id]} -> {after[task_id]}")
     assert {t for t in after if after[t] != before[t]} == {task_id}
     assert after[task_id] == before[task_id] + 1
@@ -254,7 +228,7 @@ def test_rerun_a_model_and_its_tests_through_the_ui(stack, first_run, browser, s
         for n in manifest_nodes().values()
         if n["resource_type"] == "test" and n["depends_on"]["nodes"] == ["model.analytics.department_summary"]
     }
-    before, built = _tries(stack, first_run), _last_commit(sql, "department_summary")
+    before, built = stack.tries(DAG_ID, first_run), _last_commit(sql, "department_summary")
     page = _login(browser, stack)
     page.goto(f"{stack.api}/dags/{DAG_ID}/runs/{first_run}/tasks/{task_id}")
     page.get_by_role("button", name="Press shift+c to clear").click()
@@ -266,9 +240,9 @@ def test_rerun_a_model_and_its_tests_through_the_ui(stack, first_run, browser, s
     dialog.wait_for(state="hidden")
     page.close()
 
-    run = _wait_for_rerun(stack, first_run, task_id, before)
+    run = stack.wait_for_rerun(DAG_ID, first_run, task_id, before)
     assert run["state"] == "success"
-    after = _tries(stack, first_run)
+    after = stack.tries(DAG_ID, first_run)
     print(f"UI clear of {task_id}: try {before[task_id]} -> {after[task_id]}, and its {len(tests)} tests")
     assert {t for t in after if after[t] != before[t]} == {task_id, *tests}
     assert all(after[t] == before[t] + 1 for t in (task_id, *tests))
@@ -333,7 +307,7 @@ def test_dbt_docs_only_for_users_allowed_to_read_the_dags(
     fields = {k: v for k, v in connections["kyuubi_default"].items() if k != "conn_type"}
     monkeypatch.setenv(*kyuubi_connection(**fields))  # this process generates the docs, as a task would
     with DAG(DAG_ID, schedule=None, start_date=datetime(2025, 1, 1)):  # the docs task of that DAG
-        docs = DbtSparkDocsOperator(task_id="dbt_docs_generate", execution="local")
+        docs = DbtSparkDocsOperator(task_id="dbt_docs_generate", project="analytics", execution="local")
     context = task_context(docs)
     docs.render_template_fields(context)
     assert docs.execute(context)["failed"] == []

@@ -250,7 +250,7 @@ def test_kubernetes_pods_log_in_over_tls_with_the_password_from_their_secret(
     from airflow.dag_processing.dagbag import DagBag
 
     from dbt_spark_operator.local_run import run_locally
-    from dbt_spark_operator.pod import pod_manifest, render_pod
+    from dbt_spark_operator.pod import pod_body, render_pod
 
     user, password = secure_engine.config.ldap.service_user()
     monkeypatch.setenv("DBT_SPARK_EXECUTION", "kubernetes")
@@ -263,7 +263,7 @@ def test_kubernetes_pods_log_in_over_tls_with_the_password_from_their_secret(
     ran = []
     for task in dag.topological_sort():
         pod = render_pod(task)
-        manifest = json.dumps(pod_manifest(pod))
+        manifest = json.dumps(pod_body(pod))
         assert (
             password not in manifest
             and '"secretKeyRef": {"key": "password", "name": "kyuubi-credentials"}' in manifest

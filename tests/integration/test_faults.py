@@ -36,7 +36,9 @@ def test_engine_down_when_the_task_starts(monkeypatch):
         )
     )
     with DAG("faults", schedule=None, start_date=datetime(2025, 1, 1)):
-        task = DbtSparkRunOperator(task_id="run", conn_id="down", execution="local", select="stg_employees")
+        task = DbtSparkRunOperator(
+            task_id="run", project="analytics", conn_id="down", execution="local", select="stg_employees"
+        )
     before = {p.pid for p in psutil.process_iter()}
     started = time.monotonic()
     with pytest.raises(DbtSparkOperatorError) as error:
@@ -69,8 +71,10 @@ def dbt_processes(pgid: int | None = None) -> list[psutil.Process]:
 @pytest.mark.parametrize("how", ["on_kill", "SIGKILL to dbt"])
 def test_stopped_or_killed_dbt_fails_the_task_leaves_no_process_and_reruns(engine, how):
     with DAG("kill", schedule=None, start_date=datetime(2025, 1, 1)):
-        seed = DbtSparkSeedOperator(task_id="seed", execution="local")
-        task = DbtSparkRunOperator(task_id="run", execution="local", models="+simple_pipeline")
+        seed = DbtSparkSeedOperator(task_id="seed", project="analytics", execution="local")
+        task = DbtSparkRunOperator(
+            task_id="run", project="analytics", execution="local", models="+simple_pipeline"
+        )
     seed.execute(task_context(seed))
     outcome: dict[str, object] = {}
 

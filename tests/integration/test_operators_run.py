@@ -18,7 +18,7 @@ from dbt_spark_operator.project import docs_dir, packages_dir
 
 def run(cls, task_id: str, caplog=None, **kwargs):
     with DAG("operators", schedule=None, start_date=datetime(2025, 1, 1)):
-        task = cls(task_id=task_id, execution="local", **kwargs)
+        task = cls(task_id=task_id, project=kwargs.pop("project", "analytics"), execution="local", **kwargs)
     context = task_context(task)
     task.render_template_fields(context)
     return task.execute(context)
@@ -103,7 +103,7 @@ def test_source_freshness_reports_status_and_age(seeded):
     from dbt_spark_operator.task_group import dbt_run_operation
 
     with DAG("load", schedule=None, start_date=datetime(2025, 1, 1)):
-        load = dbt_run_operation("load", "load_raw_employee_events", execution="local")
+        load = dbt_run_operation("load", "load_raw_employee_events", project="analytics", execution="local")
     load.execute(task_context(load))
     summary = run(ops.DbtSparkFreshnessOperator, "freshness")
     (node,) = summary["nodes"]

@@ -8,12 +8,15 @@ step, the dbt argv and the packages the deps pod leaves for the others, not the 
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
 from airflow.dag_processing.dagbag import DagBag
+from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from conftest import EXPECTED_SIMPLE_PIPELINE, ROOT, query
+from dbt_spark_operator.assets import AssetEventsAtEnd
 from dbt_spark_operator.local_run import run_locally
 from dbt_spark_operator.pod import render_pod
 from dbt_spark_operator.project import state_dir
@@ -60,3 +63,16 @@ def test_pod_commands_build_the_chain_to_simple_pipeline(engine, kube_dag, tmp_p
     assert (
         tmp_path / "analytics.simple_pipeline.run" / "scratch" / "dbt" / "target" / "run_results.json"
     ).is_file()
+    # The model's pod hands run_results.json to the XCom sidecar (a test's pod has no sidecar): the
+    # task's end hook puts what dbt reported on the model's asset event.
+    assert not (tmp_path / "analytics.simple_pipeline.not_null_simple_pipeline_id" / "xcom").exists()
+    model = kube_dag.task_dict["analytics.simple_pipeline.run"]
+    returned = json.loads((tmp_path / model.task_id / "xcom" / "return.json").read_text())
+    model.dbt_pod_result = returned  # what extract_xcom keeps in a cluster (compat.cosmos_keep_pod_result)
+    events = OutletEventAccessors()
+    AssetEventsAtEnd()({"task": model, "outlet_events": events})
+    (asset,) = model.outlets
+    assert asset.uri == "kyuubi://kyuubi_default/default/simple_pipeline"
+    extra = events[asset].extra
+    assert extra["relation"] == "default.simple_pipeline" and extra["status"] == "success"
+    assert extra["dbt_unique_id"] == "model.analytics.simple_pipeline" and extra["dbt_invocation_id"]

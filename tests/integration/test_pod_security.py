@@ -19,7 +19,7 @@ from airflow.sdk import DAG
 from conftest import ROOT, SESSION_DIR, kyuubi_connection
 from dbt_spark_operator import DbtSparkOperatorError, PodSettings, dbt_task_group
 from dbt_spark_operator.operators import OPERATORS
-from dbt_spark_operator.pod import pod_manifest, render_pod
+from dbt_spark_operator.pod import pod_body, render_pod
 
 K8S_VERSION = "1.37.0"
 FOLDERS = ("dags", "tests/integration_dags", "tests/user_dags")
@@ -65,7 +65,7 @@ def test_every_pod_of_every_dag_is_admitted_at_restricted(podsecurity, ldap_conn
         bag = DagBag(dag_folder=str(ROOT / folder))
         assert bag.import_errors == {}
         for dag in bag.dags.values():
-            pods += [pod_manifest(render_pod(t)) for t in dag.tasks if hasattr(t, "build_pod_request_obj")]
+            pods += [pod_body(render_pod(t)) for t in dag.tasks if hasattr(t, "build_pod_request_obj")]
     assert len(pods) > 70  # every pod task of the Kubernetes DAGs, and the operators of the local ones
     sidecars = [p for p in pods if len(p["spec"]["containers"]) == 2]
     assert sidecars, "the command operators push XCom: KubernetesPodOperator adds its sidecar"
@@ -98,7 +98,7 @@ def test_the_minikube_hostpath_preset_is_named_and_refused_by_a_hardened_cluster
         dbt_task_group(
             "analytics", execution="kubernetes", pod=PodSettings.minikube(), select=["simple_pipeline"]
         )
-    pods = [pod_manifest(render_pod(t)) for t in dag.tasks]
+    pods = [pod_body(render_pod(t)) for t in dag.tasks]
     volumes = {v["name"]: v for v in pods[0]["spec"]["volumes"]}
     assert volumes["dbt-projects"]["hostPath"] == {"path": "/opt/dbt/projects", "type": "Directory"}
     for verdict in evaluate(podsecurity, pods, level="baseline"):

@@ -21,7 +21,7 @@ from dbt_spark_operator import (
     dbt_task_group,
 )
 from dbt_spark_operator.operators import OPERATORS
-from dbt_spark_operator.pod import pod_manifest, render_pod, task_context
+from dbt_spark_operator.pod import pod_body, render_pod, task_context
 
 PASSWORD = "Ldap-S3cret-4-Kyuubi!"
 
@@ -50,7 +50,7 @@ def test_no_password_in_any_kubernetes_pod(ldap_connection):
                 execution="kubernetes",
                 pod=pod,
             )
-    manifests = [pod_manifest(render_pod(task)) for task in dag.tasks]
+    manifests = [pod_body(render_pod(task)) for task in dag.tasks]
     assert len(manifests) == len(dag.tasks) > 20
     assert PASSWORD not in yaml.safe_dump_all(manifests)
     for manifest in manifests:
@@ -68,12 +68,21 @@ def test_no_password_in_logs_xcom_or_files_of_local_runs(engine, ldap_connection
     results = []
     with DAG("secret_runs", schedule=None, start_date=datetime(2025, 1, 1)):
         tasks = [
-            DbtSparkDebugOperator(task_id="debug", conn_id=ldap_connection, execution="local"),
-            DbtSparkSeedOperator(task_id="seed", conn_id=ldap_connection, execution="local"),
+            DbtSparkDebugOperator(
+                task_id="debug", project="analytics", conn_id=ldap_connection, execution="local"
+            ),
+            DbtSparkSeedOperator(
+                task_id="seed", project="analytics", conn_id=ldap_connection, execution="local"
+            ),
             DbtSparkRunOperator(
-                task_id="run", conn_id=ldap_connection, execution="local", models="stg_employees"
+                project="analytics",
+                task_id="run",
+                conn_id=ldap_connection,
+                execution="local",
+                models="stg_employees",
             ),
             DbtSparkTestOperator(
+                project="analytics",
                 task_id="test",
                 conn_id=ldap_connection,
                 execution="local",

@@ -18,7 +18,7 @@ from kubernetes.client import models as k8s
 
 from conftest import BIN, PROJECT, ROOT, kyuubi_connection
 from dbt_spark_operator import DbtSparkOperatorError, PodSettings, dbt_task_group
-from dbt_spark_operator.pod import pod_manifest, render_pod
+from dbt_spark_operator.pod import pod_body, render_pod
 
 K8S_VERSION = "1.37.0"  # the newest schema kubernetes-validate ships
 
@@ -70,7 +70,7 @@ def pod_tasks(dag):
 
 
 def manifests(dag, dry_run=False):
-    return {t.task_id: pod_manifest(render_pod(t, dry_run=dry_run)) for t in pod_tasks(dag)}
+    return {t.task_id: pod_body(render_pod(t, dry_run=dry_run)) for t in pod_tasks(dag)}
 
 
 def nodes():
@@ -276,7 +276,7 @@ def test_dict_volumes_become_models_in_a_valid_pod():
     assert isinstance(pod.extra_volume_mounts[0], k8s.V1VolumeMount)
     with DAG("mounts", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
         dbt_task_group("analytics", execution="kubernetes", pod=pod, select=["simple_pipeline"])
-    (manifest,) = [pod_manifest(render_pod(t)) for t in dag.tasks if t.task_id.endswith(".run")]
+    (manifest,) = [pod_body(render_pod(t)) for t in dag.tasks if t.task_id.endswith(".run")]
     kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
     assert {"name": "ca", "secret": {"secretName": "company-ca"}} in manifest["spec"]["volumes"]
     with pytest.raises(DbtSparkOperatorError, match="V1VolumeMount has no field 'mount_pth'"):

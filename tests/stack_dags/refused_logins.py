@@ -25,7 +25,9 @@ for case in CASES:
         tags=["dbt", "integration"],
     ):
         conn_id = f"kyuubi_{case}"
-        deps = DbtSparkDepsOperator(task_id="dbt_deps", conn_id=conn_id, execution="local")
+        deps = DbtSparkDepsOperator(
+            task_id="dbt_deps", project="analytics", conn_id=conn_id, execution="local"
+        )
         staging = dbt_task_group(
             "analytics", conn_id=conn_id, select=["path:models/staging"], execution="local"
         )

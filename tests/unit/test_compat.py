@@ -9,7 +9,9 @@ import os
 import socket
 import struct
 import threading
+from datetime import datetime
 
+from airflow.sdk import DAG
 from kubernetes.client import models as k8s
 
 from conftest import ROOT, python_json
@@ -183,3 +185,33 @@ def test_cosmos_names_detached_tests_through_the_function_compat_swaps():
     with compat.cosmos_detached_test_ids(lambda node: "ours"):
         assert graph.calculate_detached_node_name(None) == "ours"
     assert graph.calculate_detached_node_name is original
+
+
+def test_cosmos_kubernetes_tasks_hand_the_pod_result_to_extract_xcom_only():
+    import cosmos.operators._k8s_common as k8s_common
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from cosmos.operators.kubernetes import DbtRunKubernetesOperator
+
+    source = inspect.getsource(k8s_common.build_and_run_cmd)
+    assert "pod_operator_class.execute(operator, context)" in source and "return result" not in source, (
+        "compat.cosmos_keep_pod_result: Cosmos's build_and_run_cmd changed (returns the result?)"
+    )
+    assert "self.extract_xcom(pod=self.pod)" in inspect.getsource(KubernetesPodOperator.execute_sync), (
+        "compat.cosmos_keep_pod_result: KubernetesPodOperator no longer reads the sidecar via extract_xcom"
+    )
+
+    with DAG("kept", schedule=None, start_date=datetime(2025, 1, 1)):
+        task = DbtRunKubernetesOperator(task_id="run", project_dir="/opt/dbt/projects/p", profile_config=None)
+    compat.cosmos_keep_pod_result(task)
+    kept = type(task)
+    assert kept.__name__ == "DbtRunKubernetesOperator" and kept.__module__ == "cosmos.operators.kubernetes"
+    assert issubclass(kept, DbtRunKubernetesOperator)
+    compat.cosmos_keep_pod_result(task)
+    assert type(task) is kept  # once, whatever the number of calls
+    original = KubernetesPodOperator.extract_xcom
+    try:
+        KubernetesPodOperator.extract_xcom = lambda self, pod: {"results": [pod]}
+        assert task.extract_xcom("pod") == {"results": ["pod"]}
+    finally:
+        KubernetesPodOperator.extract_xcom = original
+    assert task.dbt_pod_result == {"results": ["pod"]}

@@ -12,7 +12,7 @@ from airflow.sdk import DAG
 from dbt_spark_operator import DbtSparkOperatorError
 from dbt_spark_operator.flags import COMMAND_FLAGS, FLAGS, argv
 from dbt_spark_operator.operators import OPERATORS, DbtSparkRunOperator, DbtSparkTestOperator
-from dbt_spark_operator.pod import pod_manifest, render_pod, task_context
+from dbt_spark_operator.pod import pod_body, render_pod, task_context
 
 # A value for each flag, as a user would pass it.
 VALUES = {
@@ -47,7 +47,7 @@ def test_table_matches_dbt_itself(command):
 
 def operator(cls, **kwargs):
     with DAG("flags", schedule=None, start_date=datetime(2025, 1, 1)):
-        return cls(task_id="t", execution="kubernetes", **kwargs)
+        return cls(task_id="t", project=kwargs.pop("project", "analytics"), execution="kubernetes", **kwargs)
 
 
 @pytest.mark.parametrize("cls", OPERATORS, ids=lambda c: c.__name__)
@@ -89,7 +89,7 @@ def test_the_write_up_mistakes_fail_at_parse(cls, flag):
 
 def test_every_operator_pod_validates_strictly():
     for cls in OPERATORS:
-        manifest = pod_manifest(render_pod(operator(cls), dry_run=True))
+        manifest = pod_body(render_pod(operator(cls), dry_run=True))
         kubernetes_validate.validate(manifest, "1.37.0", strict=True)
         names = [c["name"] for c in manifest["spec"]["containers"]]
         assert names == ["base", "airflow-xcom-sidecar"]  # the summary comes back through XCom

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dbt_spark_operator import DbtSparkOperatorError, DbtSparkRunOperator
-from dbt_spark_operator.pod import label_value, pod_manifest, render_pod
+from dbt_spark_operator.pod import label_value, pod_body, render_pod
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -27,7 +27,9 @@ json_values = st.recursive(
 
 def run_operator(**kwargs) -> DbtSparkRunOperator:
     with DAG("props", schedule=None, start_date=datetime(2025, 1, 1)):
-        return DbtSparkRunOperator(task_id=kwargs.pop("task_id", "run"), execution="kubernetes", **kwargs)
+        return DbtSparkRunOperator(
+            task_id=kwargs.pop("task_id", "run"), project="analytics", execution="kubernetes", **kwargs
+        )
 
 
 @SETTINGS
@@ -72,7 +74,7 @@ def test_any_vars_string_is_a_mapping_or_one_clear_error(text):
 )
 def test_any_selectors_are_separate_arguments_in_a_valid_pod(selectors):
     try:
-        manifest = pod_manifest(render_pod(run_operator(select=selectors)))
+        manifest = pod_body(render_pod(run_operator(select=selectors)))
     except DbtSparkOperatorError as error:  # at parse: blank, or Airflow's rendering would rewrite it
         assert "control character" in str(error) and "\n" not in str(error)
         assert any(not s.strip() or any(ord(c) < 32 or 127 <= ord(c) < 160 for c in s) for s in selectors)

@@ -3,3 +3,19 @@ server with Iceberg, optional LDAP logins and TLS), ``make demo``, ``make ui``, 
 they run Airflow with, and the Airflow stack (PostgreSQL and Airflow's services) the integration suite
 and the benchmarks start. Nothing outside this subpackage imports it but the command line's dev commands.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dbt_spark_operator.errors import DbtSparkOperatorError
+from dbt_spark_operator.project import CHECKOUT
+
+
+def checkout() -> Path:
+    """The source checkout the dev tools work in (its dags/, dbt/, .airflow/); one clear error without."""
+    if CHECKOUT is None:
+        raise DbtSparkOperatorError(
+            "the demo, ui and local-engine tools run from a source checkout (git clone)"
+        )
+    return CHECKOUT

@@ -220,7 +220,8 @@ class AirflowStack:
         return processes_of(self.home)
 
     # The REST API (v2), as a user's script would call it.
-    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+    def request(self, method: str, path: str, *, api: str = "/api/v2", **kwargs: Any) -> Any:
+        """``path`` of the public REST API (``api="/ui"``: the UI's own endpoints), as admin."""
         if self._token is None:
             reply = httpx.post(
                 f"{self.api}/auth/token", json={"username": "admin", "password": self.password}, timeout=30
@@ -229,7 +230,7 @@ class AirflowStack:
             self._token = reply.json()["access_token"]
         reply = httpx.request(
             method,
-            f"{self.api}/api/v2{path}",
+            f"{self.api}{api}{path}",
             headers={"Authorization": f"Bearer {self._token}"},
             timeout=60,
             **kwargs,
@@ -264,6 +265,37 @@ class AirflowStack:
                 return dict(run)
             time.sleep(3)
         raise RuntimeError(f"run {dag_id}/{run_id} not finished after {timeout:.0f} s")
+
+    def clear(self, dag_id: str, run_id: str, task_ids: list[str]) -> None:
+        """Clear exactly ``task_ids`` of the run (no upstream, no downstream), as a user's script would."""
+        self.request(
+            "POST",
+            f"/dags/{dag_id}/clearTaskInstances",
+            json={
+                "dry_run": False,
+                "dag_run_id": run_id,
+                "task_ids": task_ids,
+                "only_failed": False,
+                "include_upstream": False,
+                "include_downstream": False,
+            },
+        )
+
+    def tries(self, dag_id: str, run_id: str) -> dict[str, int]:
+        """Each task's try number in the run."""
+        return {t: ti["try_number"] for t, ti in self.task_instances(dag_id, run_id).items()}
+
+    def wait_for_rerun(
+        self, dag_id: str, run_id: str, task_id: str, before: dict[str, int], timeout: float = 600
+    ) -> dict[str, Any]:
+        """The run once the cleared ``task_id`` ran again (a try above ``before``'s) and the run ended."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            ti = self.task_instances(dag_id, run_id)[task_id]
+            if ti["try_number"] > before[task_id] and ti["state"] in ("success", "failed"):
+                return self.wait_for_run(dag_id, run_id)
+            time.sleep(2)
+        raise RuntimeError(f"{task_id} of {dag_id}/{run_id} was not rerun in {timeout:.0f} s")
 
     def failures(self, dag_id: str, run_id: str) -> str:
         """Each task of the run that did not succeed, with the end of its log."""

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from dbt_spark_operator import compat
+from dbt_spark_operator.dev import checkout
 from dbt_spark_operator.dev.engine import LocalEngine, run_query
-from dbt_spark_operator.project import CHECKOUT, write_manifest
+from dbt_spark_operator.project import write_manifest
 
 
-def airflow_env(root: Path = CHECKOUT, base: dict[str, str] | None = None) -> dict[str, str]:
+def airflow_env(root: Path | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
     """The environment for Airflow on this machine: the checkout's DAGs, local dbt target, no telemetry."""
+    root = root or checkout()
     env = dict(os.environ if base is None else base)
     env.setdefault("AIRFLOW_HOME", str(root / ".airflow"))
     env.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(root / "dags"))
