@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -9,11 +10,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    from dbt_spark_operator.dev.airflow_stack import AirflowStack
 
 # CI examines the same examples every run (a landing is not a lottery); elsewhere each run explores anew.
 settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -164,6 +169,54 @@ def dags_test(dag_id: str, dags_folder: Path, **env: str) -> tuple[subprocess.Co
         timeout=900,
     )
     return proc, time.monotonic() - started
+
+
+# Not the Airflow services' own settings: the stack sets those. Not the test session's dbt target and
+# log paths either: parallel tasks each get their own from Cosmos.
+STACK_DROP_ENV = (
+    "AIRFLOW_CONN_",
+    "AIRFLOW__CORE__",
+    "AIRFLOW__DATABASE__",
+    "DBT_TARGET_PATH",
+    "DBT_LOG_PATH",
+)
+
+
+@contextlib.contextmanager
+def running_stack(
+    name: str,
+    dag_files: list[Path],
+    connections: dict[str, dict],
+    env: dict[str, str] | None = None,
+    users: dict[str, str] | None = None,
+) -> Iterator[AirflowStack]:
+    """A real Airflow (its four services on PostgreSQL) with ``dag_files`` as its DAGs and
+    ``connections``, under ``SESSION_DIR/<name>``; stopped at the end, with nothing left running."""
+    from dbt_spark_operator.dev.airflow_stack import AirflowStack, Postgres
+
+    postgres = Postgres(free_port())
+    postgres.start()
+    dags = SESSION_DIR / name / "dags"
+    dags.mkdir(parents=True)
+    for dag_file in dag_files:
+        (dags / dag_file.name).symlink_to(dag_file)
+    stack_env = {k: v for k, v in os.environ.items() if not k.startswith(STACK_DROP_ENV)}
+    airflow = AirflowStack(
+        SESSION_DIR / name / "airflow",
+        dags,
+        postgres.url,
+        free_port(),
+        {**stack_env, **(env or {})},
+        users=users,
+    )
+    try:
+        airflow.start(connections=connections)
+        yield airflow
+    finally:
+        airflow.stop()
+        leftovers = airflow.leftovers()
+        postgres.stop()
+    assert leftovers == [], f"processes left running: {leftovers}"
 
 
 def kyuubi_connection(conn_id: str = "kyuubi_default", **fields: object) -> tuple[str, str]:

@@ -11,7 +11,6 @@ the engine turns away, then the scan for every password.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -21,8 +20,16 @@ import httpx
 import psycopg2
 import pytest
 
-from conftest import EXPECTED_SIMPLE_PIPELINE, PROJECT, ROOT, SESSION_DIR, kyuubi_connection, secure_query
-from dbt_spark_operator.dev.airflow_stack import AirflowStack, Postgres, free_port
+from conftest import (
+    EXPECTED_SIMPLE_PIPELINE,
+    PROJECT,
+    ROOT,
+    SESSION_DIR,
+    kyuubi_connection,
+    running_stack,
+    secure_query,
+)
+from dbt_spark_operator.dev.airflow_stack import AirflowStack
 from restricted_auth_manager import OUTSIDER
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -45,9 +52,6 @@ REFUSED = {
     "no_password": ("etl", None, True),
     "plain_client": ("etl", "service", False),  # the right password, without TLS
 }
-# Not the Airflow services' own settings: the stack sets those. Not the test session's dbt target and
-# log paths either: parallel tasks each get their own from Cosmos.
-DROP_ENV = ("AIRFLOW_CONN_", "AIRFLOW__CORE__", "AIRFLOW__DATABASE__", "DBT_TARGET_PATH", "DBT_LOG_PATH")
 
 
 def manifest_nodes() -> dict[str, dict]:
@@ -85,31 +89,18 @@ def passwords(connections: dict[str, dict]) -> set[str]:
 def stack(connections) -> Iterator[AirflowStack]:
     for need, how in ((CHROMIUM, "apt-get install chromium"), (Path("/usr/lib/postgresql"), "postgresql")):
         assert need.exists(), f"{need} missing: {how} (.ci/run installs it)"
-    postgres = Postgres(free_port())
-    postgres.start()
-    dags = SESSION_DIR / "integration-dags"
-    dags.mkdir()
-    for dag_file in [
+    dag_files = [
         *(ROOT / "dags").glob("*.py"),
         ROOT / "tests" / "integration_dags" / "imported_marts.py",
         ROOT / "tests" / "stack_dags" / "refused_logins.py",
-    ]:
-        (dags / dag_file.name).symlink_to(dag_file)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(DROP_ENV)}
-    # An auth manager with a user who may read no DAG (SimpleAuthManager otherwise): the dbt docs check.
-    env["AIRFLOW__CORE__AUTH_MANAGER"] = "restricted_auth_manager.OutsiderAuthManager"
-    env["PYTHONPATH"] = str(ROOT / "tests")
-    airflow = AirflowStack(
-        SESSION_DIR / "airflow-stack", dags, postgres.url, free_port(), env, users={OUTSIDER: "admin"}
-    )
-    try:
-        airflow.start(connections=connections)
+    ]
+    env = {
+        # An auth manager with a user who may read no DAG (SimpleAuthManager otherwise): the docs check.
+        "AIRFLOW__CORE__AUTH_MANAGER": "restricted_auth_manager.OutsiderAuthManager",
+        "PYTHONPATH": str(ROOT / "tests"),
+    }
+    with running_stack("airflow-stack", dag_files, connections, env, users={OUTSIDER: "admin"}) as airflow:
         yield airflow
-    finally:
-        airflow.stop()
-        leftovers = airflow.leftovers()
-        postgres.stop()
-    assert leftovers == [], f"processes left running: {leftovers}"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ clearing one model emits one more event, for it alone; the asset page draws the 
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -19,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from conftest import PROJECT, ROOT, SESSION_DIR
+from conftest import PROJECT, ROOT, running_stack
 from dbt_spark_operator.assets import relation_uri
-from dbt_spark_operator.dev.airflow_stack import AirflowStack, Postgres, free_port
+from dbt_spark_operator.dev.airflow_stack import AirflowStack
 from dbt_spark_operator.dev.engine import run_query
 from dbt_spark_operator.manifest import read_manifest
 
@@ -30,7 +29,6 @@ CONSUMER = "asset_consumer"
 FAILING = "simple_pipeline_alone"
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / ".artifacts" / "ui"
-DROP_ENV = ("AIRFLOW_CONN_", "AIRFLOW__CORE__", "AIRFLOW__DATABASE__", "DBT_TARGET_PATH", "DBT_LOG_PATH")
 
 
 def producing_tasks() -> dict[str, str]:
@@ -52,30 +50,19 @@ def producing_tasks() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def stack(engine) -> Iterator[AirflowStack]:
-    postgres = Postgres(free_port())
-    postgres.start()
-    dags = SESSION_DIR / "asset-dags"
-    dags.mkdir()
-    for dag_file in [
+    dag_files = [
         ROOT / "dags" / f"{PRODUCER}.py",
         ROOT / "tests" / "stack_dags" / f"{CONSUMER}.py",
         ROOT / "tests" / "stack_dags" / f"{FAILING}.py",
-    ]:
-        (dags / dag_file.name).symlink_to(dag_file)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(DROP_ENV)}
+    ]
     connection = {"conn_type": "kyuubi", "host": engine.host, "port": engine.port, "login": "admin"}
-    airflow = AirflowStack(SESSION_DIR / "asset-stack", dags, postgres.url, free_port(), env)
-    try:
-        airflow.start(connections={"kyuubi_default": {**connection, "schema": "default"}})
+    with running_stack(
+        "asset-stack", dag_files, {"kyuubi_default": {**connection, "schema": "default"}}
+    ) as airflow:
         for dag_id in (PRODUCER, CONSUMER, FAILING):
             airflow.wait_for_dag(dag_id)
         airflow.request("PATCH", f"/dags/{CONSUMER}", json={"is_paused": False})
         yield airflow
-    finally:
-        airflow.stop()
-        leftovers = airflow.leftovers()
-        postgres.stop()
-    assert leftovers == [], f"processes left running: {leftovers}"
 
 
 def events(stack: AirflowStack, dag_id: str, run_id: str | None = None) -> list[dict[str, Any]]:
