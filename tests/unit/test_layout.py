@@ -36,3 +36,9 @@ def test_only_the_dev_commands_import_the_dev_subpackage():
 
 def test_the_runtime_path_leaves_the_dev_subpackage_unimported():
     assert python_json(RUNTIME_IMPORTS, env=dict(os.environ)) == []
+
+
+def test_test_modules_have_unique_names_across_the_suites():
+    # pytest imports test modules by their basename (no packages): two alike fail the whole collection.
+    names = [path.name for path in (ROOT / "tests").glob("*/test_*.py")]
+    assert sorted(names) == sorted(set(names)), sorted(n for n in set(names) if names.count(n) > 1)
