@@ -81,7 +81,7 @@ def test_every_container_is_hardened_sidecar_included(ldap_connection):
     with DAG("hardened", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
         for cls in OPERATORS:
             pod = PodSettings(password_secret=("kyuubi-credentials", "password"))
-            cls(task_id=cls.command.replace(" ", "_"), execution="kubernetes", pod=pod)
+            cls(task_id=cls.command.replace(" ", "_"), project="analytics", execution="kubernetes", pod=pod)
     for task in dag.tasks:
         pod = render_pod(task)
         names = [c.name for c in pod.spec.containers]

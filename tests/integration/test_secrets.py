@@ -46,6 +46,7 @@ def test_no_password_in_any_kubernetes_pod(ldap_connection):
         for cls in OPERATORS:
             cls(
                 task_id=f"op_{cls.command.replace(' ', '_')}",
+                project="analytics",
                 conn_id=ldap_connection,
                 execution="kubernetes",
                 pod=pod,

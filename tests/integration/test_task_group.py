@@ -92,7 +92,9 @@ def test_pod_defaults(dags):
     assert all(isinstance(m, k8s.V1VolumeMount) for m in task.volume_mounts)
     assert isinstance(task.container_resources, k8s.V1ResourceRequirements)
     pod = render_pod(task, dry_run=False)
-    (container,) = pod.spec.containers
+    # The sidecar hands dbt's run result back for the model's asset event (docs/assets.md).
+    assert [c.name for c in pod.spec.containers] == ["base", "airflow-xcom-sidecar"]
+    container = pod.spec.containers[0]
     assert container.image == "dbt-spark:latest" and container.image_pull_policy == "Never"
     mounts = {m.mount_path: m for m in container.volume_mounts}
     assert mounts["/opt/dbt/projects"].name == "dbt-projects" and mounts["/opt/dbt/projects"].read_only
@@ -120,6 +122,7 @@ def test_pod_defaults(dags):
         "/opt/dbt/profiles",
         "/opt/dbt/state",
         "/tmp",
+        "/airflow/xcom",  # where dbt's result goes for the sidecar
     }
 
 
