@@ -191,6 +191,25 @@ def load_airflow_plugins() -> None:
     plugins_manager.ensure_plugins_loaded()
 
 
+def trigger_xcom_get(ti: Any, task_id: str, key: str) -> Any:
+    """From a trigger: the XCom ``key`` of ``task_id`` in ``ti``'s DAG run (the configured backend).
+
+    Airflow 3.3.2: a trigger's task instance's ``xcom_pull`` asks for an XCom sequence slice, a message
+    the triggerer's supervisor does not serve; ``airflow.sdk.execution_time.xcom.XCom`` (the configured
+    backend over the supervisor's ``GetXCom``) is internal, and Cosmos's watcher trigger uses it too.
+    """
+    from airflow.sdk.execution_time.xcom import XCom
+
+    return XCom.get_one(run_id=ti.run_id, key=key, task_id=task_id, dag_id=ti.dag_id, map_index=ti.map_index)
+
+
+def trigger_xcom_set(ti: Any, key: str, value: Any) -> None:
+    """From a trigger: set XCom ``key`` of ``ti`` itself (see :func:`trigger_xcom_get`)."""
+    from airflow.sdk.execution_time.xcom import XCom
+
+    XCom.set(key, value, dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, map_index=ti.map_index)
+
+
 def latest_run(dag_id: str) -> tuple[str, list[tuple[str, str, float | None]]]:
     """State of the latest run of ``dag_id`` and (task, state, seconds) of each of its tasks, from the
     metadata database (``make demo`` after ``airflow dags test``, which starts no API server).

@@ -33,20 +33,31 @@ if TYPE_CHECKING:  # local execution never imports the Kubernetes provider or cl
 Execution = Literal["kubernetes", "local"]
 """Where dbt runs: ``"kubernetes"``, a pod per task; ``"local"``, in the Airflow worker."""
 EXECUTIONS: tuple[Execution, ...] = get_args(Execution)
+GroupExecution = Literal["kubernetes", "local", "watcher"]
+"""How a task group runs its nodes: a task (pod) each, or ``"watcher"``: one ``dbt build`` in the worker
+mirrored by a task per node (:mod:`~dbt_spark_operator.watcher`)."""
+GROUP_EXECUTIONS: tuple[GroupExecution, ...] = get_args(GroupExecution)
 
 
 def default_execution() -> str:
-    """``DBT_SPARK_EXECUTION`` (kubernetes or local), else kubernetes."""
+    """``DBT_SPARK_EXECUTION`` (kubernetes, local or watcher), else kubernetes."""
     return os.environ.get("DBT_SPARK_EXECUTION") or "kubernetes"
 
 
-def execution_of(value: str | None) -> Execution:
-    """``value`` (default :func:`default_execution`) as an :data:`Execution`, or one clear error."""
+def group_execution_of(value: str | None) -> GroupExecution:
+    """``value`` (default :func:`default_execution`) as a :data:`GroupExecution`, or one clear error."""
     execution = value or default_execution()
-    for known in EXECUTIONS:
+    for known in GROUP_EXECUTIONS:
         if execution == known:
             return known
-    raise DbtSparkOperatorError(f"execution must be kubernetes or local, got {execution!r}")
+    raise DbtSparkOperatorError(f"execution must be kubernetes, local or watcher, got {execution!r}")
+
+
+def execution_of(value: str | None) -> Execution:
+    """Where one dbt command runs: ``value`` (default :func:`default_execution`); ``watcher`` runs a single
+    command in the worker, as ``local`` does. Anything else is one clear error."""
+    execution = group_execution_of(value)
+    return "local" if execution == "watcher" else execution
 
 
 @functools.cache

@@ -22,7 +22,13 @@ from dbt_spark_operator.assets import PRODUCERS, ProjectAssets
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.manifest import Manifest, manifest_path, read_manifest
 from dbt_spark_operator.per_test import OneTaskPerTest, detached_test_id, test_task_id
-from dbt_spark_operator.project_setup import Execution, precompute_init_signatures, project_setup
+from dbt_spark_operator.project_setup import (
+    Execution,
+    GroupExecution,
+    group_execution_of,
+    precompute_init_signatures,
+    project_setup,
+)
 from dbt_spark_operator.provider import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
@@ -53,7 +59,7 @@ def dbt_task_group(
     project: str | os.PathLike[str] | None = None,
     *,
     group_id: str | None = None,
-    execution: Execution | None = None,
+    execution: GroupExecution | None = None,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     conn_id: str = DEFAULT_CONN_ID,
@@ -70,14 +76,17 @@ def dbt_task_group(
     Each model (seed, snapshot) is a group ``<name>`` holding its ``run`` (``seed``, ``snapshot``) task and
     one task per test of it; a test of two models is a task of its own once both exist.
 
-    ``execution`` is ``"kubernetes"`` (one pod per task) or ``"local"`` (dbt in the worker), default from
+    ``execution`` is ``"kubernetes"`` (one pod per task), ``"local"`` (dbt in the worker, a process per
+    task) or ``"watcher"`` (one ``dbt build`` in the worker, task ``<group>.build``, whose results the
+    node tasks mirror from the triggerer: :mod:`~dbt_spark_operator.watcher`), default from
     ``DBT_SPARK_EXECUTION``. The profile comes from the Airflow connection ``conn_id`` (type kyuubi or
     hiveserver2) through :class:`KyuubiProfileMapping`, with ``profile_args`` on top. Extra
     ``task_group_args`` go to the task group (``dag``, ``default_args``, ``tooltip``...).
     """
+    mode = group_execution_of(execution)
     setup = project_setup(
         deprecations.project_or_demo("dbt_task_group", project),
-        execution=execution,
+        execution="local" if mode == "watcher" else mode,
         conn_id=conn_id,
         profile_name=profile_name,
         target_name=target_name,
@@ -140,7 +149,35 @@ def dbt_task_group(
         _node_assets(task, assets, kubernetes)
         if kubernetes:
             _per_node_pod_settings(task)
+    if mode == "watcher":
+        _watch(group, setup, select, exclude)
     return group
+
+
+def _watch(group: TaskGroup, setup: Any, select: Sequence[str], exclude: Sequence[str]) -> None:
+    """Watcher execution: one build task for the group's selection; every seed, model, snapshot and test
+    task mirrors its node's result from it (a source's freshness task runs as in local execution)."""
+    from dbt_spark_operator.watcher import BUILD_TASK, DbtBuildProducer, make_mirror
+
+    nodes = []
+    for task in _tasks(group):
+        node = compat.cosmos_node_config(task)
+        if node.get("resource_type") in (*PRODUCERS, "test") and node.get("unique_id"):
+            nodes.append((task, node["unique_id"]))
+    build = DbtBuildProducer(
+        task_id=BUILD_TASK,
+        task_group=group,
+        project_dir=str(setup.path),
+        profile_config=setup.profile,
+        select=" ".join(select) or None,
+        exclude=" ".join(exclude) or None,
+        install_deps=False,
+        node_tasks={task.task_id: task.select for task, _ in nodes},
+        **setup.local_operator_args,
+    )
+    build.dbt_setup = setup
+    for task, unique_id in nodes:
+        make_mirror(task, unique_id, build.task_id)
 
 
 def running_task_selector(group_id: str, manifest: Callable[[], Manifest]) -> list[str] | None:

@@ -22,6 +22,7 @@ DAG_IDS = [
     "shop",
     "simple_model_test",
     "simple_pipeline_alone",
+    "watched",
 ]
 NOT_DBT = {"asset_consumer": 1}  # a plain DAG with one task; the others each have a dbt graph of 6 or more
 LDAP = {"host": "kyuubi", "login": "etl", "password": "Pw-never-read-at-parse", "extra": {"auth": "LDAP"}}

@@ -28,6 +28,7 @@ PRIVATE_NAMES = (
     "core_api.security",
     "get_auth_manager",
     "airflow.models",
+    "execution_time.xcom",
 )
 
 
@@ -215,3 +216,23 @@ def test_cosmos_kubernetes_tasks_hand_the_pod_result_to_extract_xcom_only():
     finally:
         KubernetesPodOperator.extract_xcom = original
     assert task.dbt_pod_result == {"results": ["pod"]}
+
+
+def test_the_xcom_class_triggers_use_and_the_message_task_instances_would_send():
+    """compat.trigger_xcom_get/set: the internal XCom class keeps get_one and set; and a trigger's task
+    instance still cannot pull (its xcom_pull sends a message the triggerer does not serve)."""
+    from airflow.jobs.triggerer_job_runner import ToTriggerSupervisor
+    from airflow.sdk.execution_time.comms import GetXCom, GetXComSequenceSlice, SetXCom
+    from airflow.sdk.execution_time.xcom import XCom
+
+    assert {"key", "dag_id", "task_id", "run_id", "map_index"} <= set(
+        inspect.signature(XCom.get_one).parameters
+    )
+    assert {"key", "value", "dag_id", "task_id", "run_id", "map_index"} <= set(
+        inspect.signature(XCom.set).parameters
+    )
+    served = str(ToTriggerSupervisor)
+    assert GetXCom.__name__ in served and SetXCom.__name__ in served, "the triggerer stopped serving XCom"
+    assert GetXComSequenceSlice.__name__ not in served, (
+        "the triggerer now serves xcom_pull: compat.trigger_xcom_get can use the task instance's xcom_pull"
+    )

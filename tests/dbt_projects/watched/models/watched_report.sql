@@ -1,0 +1,1 @@
+select count(*) as events, sum(doubled) as total from {{ ref('watched_events') }}

@@ -1,0 +1,144 @@
+"""Watcher execution on a real Airflow 3 (scheduler, dag-processor, triggerer, api-server on PostgreSQL)
+against the local engine: tests/stack_dags/watched.py runs tests/dbt_projects/watched, whose
+``watched_events`` model reads ``watched.watched_input``, a table outside dbt that a test drops to fail
+that model inside the build.
+
+The tests run in file order against one stack: all pass; a model fails (states match dbt's); a model
+that fails once succeeds on its retry (every event once); clearing one model reruns it alone; clearing
+the whole run starts one new build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from conftest import ROOT, running_stack
+from dbt_spark_operator.dev.airflow_stack import AirflowStack
+from dbt_spark_operator.dev.engine import EngineStatus, run_query
+
+DAG_ID = "watched"
+BUILD = "watched.build"
+EVENTS = "watched.watched_events.run"
+MODELS = ("watched_doubled", "watched_tripled", "watched_events", "watched_report")
+# Downstream of watched_events: its test, the report and the report's test.
+AFTER_EVENTS = {
+    "watched.watched_events.unique_watched_events_n",
+    "watched.watched_report.run",
+    "watched.watched_report.not_null_watched_report_events",
+}
+
+
+@pytest.fixture(scope="module")
+def stack(engine: EngineStatus) -> Iterator[AirflowStack]:
+    connection = {"conn_type": "kyuubi", "host": engine.host, "port": engine.port, "login": "admin"}
+    with running_stack(
+        "watcher-stack",
+        [ROOT / "tests" / "stack_dags" / "watched.py"],
+        {"kyuubi_default": {**connection, "schema": "watched"}},
+    ) as airflow:
+        airflow.wait_for_dag(DAG_ID)
+        yield airflow
+
+
+def sql(engine: EngineStatus, statement: str) -> list[tuple[Any, ...]]:
+    return run_query(engine.host, engine.port, statement, timeout=120)
+
+
+def give_input(engine: EngineStatus) -> None:
+    sql(engine, "CREATE DATABASE IF NOT EXISTS watched")
+    sql(engine, "DROP TABLE IF EXISTS watched.watched_input")
+    sql(engine, "CREATE TABLE watched.watched_input (n INT, label STRING) USING iceberg")
+    sql(engine, "INSERT INTO watched.watched_input VALUES (1,'a'),(2,'b'),(3,'c'),(4,'d'),(5,'e')")
+
+
+def node_tests(task_ids: Any) -> list[str]:
+    return [t for t in task_ids if t != BUILD and not t.endswith((".run", "_seed"))]
+
+
+def states(stack: AirflowStack, run_id: str) -> dict[str, str]:
+    return {task_id: ti["state"] for task_id, ti in stack.task_instances(DAG_ID, run_id).items()}
+
+
+def test_all_pass_every_task_success_and_tests_never_take_a_worker(stack, engine):
+    give_input(engine)
+    run = stack.wait_for_run(DAG_ID, stack.trigger(DAG_ID, "all_pass"))
+    assert run["state"] == "success", stack.failures(DAG_ID, "all_pass")
+    tis = stack.task_instances(DAG_ID, "all_pass")
+    assert {ti["state"] for ti in tis.values()} == {"success"}
+    assert len(tis) == 1 + 5 + 4  # the build, the seed and four models, a test of each model
+    tests = node_tests(tis)
+    assert len(tests) == 4 and all(tis[t]["queued_when"] is None for t in tests), "a test task took a worker"
+    assert {ti["try_number"] for ti in tis.values()} == {1}
+    assert sql(engine, "SELECT events, total FROM watched.watched_report") == [(5, 30)]
+
+
+def test_a_failing_model_fails_its_task_and_only_what_depends_on_it(stack, engine):
+    sql(engine, "DROP TABLE watched.watched_input")
+    run = stack.wait_for_run(DAG_ID, stack.trigger(DAG_ID, "input_missing"))
+    assert run["state"] == "failed"
+    found = states(stack, "input_missing")
+    assert found[EVENTS] == "failed"
+    assert {found[t] for t in AFTER_EVENTS} == {"upstream_failed"}
+    unrelated = {t: s for t, s in found.items() if t not in AFTER_EVENTS | {EVENTS, BUILD}}
+    assert set(unrelated.values()) == {"success"}, unrelated
+    assert found[BUILD] == "success"  # dbt ran every node it could: the failure is the model's task's
+
+
+def test_a_model_that_fails_once_succeeds_on_its_retry_with_every_event_once(stack, engine):
+    """The input is missing when the build reaches watched_events, and back before its task's retry:
+    the retry runs the model itself, the run succeeds, the incremental model holds each event once."""
+    import threading
+
+    sql(engine, "DROP TABLE IF EXISTS watched.watched_input")
+    run_id = stack.trigger(DAG_ID, "fails_once")
+
+    def give_back_when_failed() -> None:
+        import time
+
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if stack.task_instances(DAG_ID, run_id).get(EVENTS, {}).get("state") == "up_for_retry":
+                give_input(engine)
+                return
+            time.sleep(1)
+
+    helper = threading.Thread(target=give_back_when_failed)
+    helper.start()
+    run = stack.wait_for_run(DAG_ID, run_id)
+    helper.join()
+    assert run["state"] == "success", stack.failures(DAG_ID, run_id)
+    tries = stack.tries(DAG_ID, run_id)
+    assert tries[EVENTS] == 2
+    assert sql(engine, "SELECT count(*), count(DISTINCT n) FROM watched.watched_events") == [(5, 5)]
+    assert sql(engine, "SELECT events, total FROM watched.watched_report") == [(5, 30)]
+
+
+def test_clearing_one_model_reruns_it_alone_without_a_new_build(stack, engine):
+    run_id = "fails_once"
+    snapshots = "SELECT count(*) FROM watched.watched_tripled.snapshots"
+    before_snapshots = sql(engine, snapshots)[0][0]
+    before = stack.tries(DAG_ID, run_id)
+    stack.clear(DAG_ID, run_id, ["watched.watched_tripled.run"])
+    run = stack.wait_for_rerun(DAG_ID, run_id, "watched.watched_tripled.run", before)
+    assert run["state"] == "success", stack.failures(DAG_ID, run_id)
+    after = stack.tries(DAG_ID, run_id)
+    assert after["watched.watched_tripled.run"] == before["watched.watched_tripled.run"] + 1
+    assert {t: n for t, n in after.items() if t != "watched.watched_tripled.run"} == {
+        t: n for t, n in before.items() if t != "watched.watched_tripled.run"
+    }
+    assert sql(engine, snapshots)[0][0] == before_snapshots + 1  # the table rebuilt, once
+
+
+def test_clearing_the_whole_run_starts_one_new_build(stack, engine):
+    run_id = "all_pass"
+    before = stack.tries(DAG_ID, run_id)
+    stack.clear(DAG_ID, run_id, list(before))
+    run = stack.wait_for_rerun(DAG_ID, run_id, BUILD, before)
+    assert run["state"] == "success", stack.failures(DAG_ID, run_id)
+    tis = stack.task_instances(DAG_ID, run_id)
+    assert {ti["try_number"] for ti in tis.values()} == {2}
+    tests = node_tests(tis)
+    assert all(tis[t]["queued_when"] is None for t in tests), "a test ran dbt itself: not one build"

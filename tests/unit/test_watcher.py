@@ -1,0 +1,175 @@
+"""Watcher execution without Airflow services: the graph it renders, the decisions of a node's trigger
+for every state of the build, and the results the build publishes.
+tests/integration/test_watcher_contract.py runs it on a real Airflow."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from airflow.sdk import DAG
+from airflow.triggers.base import TaskFailedEvent, TaskSuccessEvent, TriggerEvent
+
+from dbt_spark_operator import dbt_task_group
+from dbt_spark_operator import watcher as w
+
+
+class FakeTI:
+    """A trigger's task instance: the build's state and XCom, and this task's own XCom."""
+
+    def __init__(
+        self, build_state: str | None, build: dict[str, Any] | None, mirrored: Any = None, try_number: int = 1
+    ):
+        self.dag_id, self.run_id, self.task_id, self.map_index = "d", f"r{id(self)}", "g.m.run", -1
+        self.try_number = try_number
+        self.build_state, self.build, self.own = build_state, build, {w.MIRROR_KEY: mirrored}
+
+    def get_task_states(self, dag_id: str, task_ids: list[str], run_ids: list[str]) -> dict[str, Any]:
+        return {self.run_id: {task_ids[0]: self.build_state}}
+
+
+@pytest.fixture(autouse=True)
+def fake_xcom(monkeypatch):
+    """The trigger's XCom reads and writes go to the fake task instance."""
+
+    def get(ti: FakeTI, task_id: str, key: str) -> Any:
+        return ti.own.get(key) if task_id == ti.task_id else ti.build
+
+    def put(ti: FakeTI, key: str, value: Any) -> None:
+        ti.own[key] = value
+
+    monkeypatch.setattr(w.compat, "trigger_xcom_get", get)
+    monkeypatch.setattr(w.compat, "trigger_xcom_set", put)
+    monkeypatch.setattr(w, "POKE_SECONDS", 0.05)
+
+
+def first_event(ti: FakeTI, emits_asset: bool = False) -> TriggerEvent:
+    trigger = w.NodeTrigger("model.p.m", "g.build", emits_asset=emits_asset)
+    trigger.task_instance = ti
+
+    async def run() -> TriggerEvent:
+        async for event in trigger.run():
+            return event
+        raise AssertionError("no event")
+
+    return asyncio.run(asyncio.wait_for(run(), 10))
+
+
+def build(status: str, build_id: str = "b1") -> dict[str, Any]:
+    return {
+        "id": build_id,
+        "results": {"model.p.m": {"unique_id": "model.p.m", "status": status, "execution_time": 1.5}},
+    }
+
+
+def test_a_success_in_the_build_ends_the_task_in_the_triggerer_and_is_remembered():
+    ti = FakeTI("running", build("success"))
+    assert isinstance(first_event(ti), TaskSuccessEvent)
+    assert ti.own[w.MIRROR_KEY] == {"build": "b1", "try": 1}
+
+
+def test_a_success_with_an_asset_resumes_in_a_worker_with_dbt_s_figures():
+    event = first_event(FakeTI("running", build("success")), emits_asset=True)
+    assert event.payload == {"action": "mirrored", "result": build("success")["results"]["model.p.m"]}
+
+
+@pytest.mark.parametrize("status", ["error", "fail"])
+def test_a_failure_in_the_build_fails_the_task(status):
+    ti = FakeTI("success", build(status))
+    assert isinstance(first_event(ti), TaskFailedEvent)
+    assert ti.own[w.MIRROR_KEY] == {"build": "b1", "try": 1}
+
+
+def test_a_retry_after_mirroring_runs_the_node_once_the_build_is_over():
+    mirrored = {"build": "b1", "try": 1}
+    assert first_event(FakeTI("success", build("error"), mirrored, try_number=2)).payload == {"action": "run"}
+
+
+def test_a_retry_waits_while_the_build_may_still_bring_a_new_result():
+    """Cleared with the whole run: the build task is queued again, its XCom still the old build's."""
+    ti = FakeTI(None, build("success"), {"build": "b1", "try": 1}, try_number=2)
+    with pytest.raises(TimeoutError):
+        asyncio.run(asyncio.wait_for(_drain(ti), 0.5))
+    ti.build_state, ti.build = "running", build("success", "b2")  # the new build reports
+    assert isinstance(first_event(ti), TaskSuccessEvent)
+    assert ti.own[w.MIRROR_KEY] == {"build": "b2", "try": 2}
+
+
+async def _drain(ti: FakeTI) -> None:
+    trigger = w.NodeTrigger("model.p.m", "g.build")
+    trigger.task_instance = ti
+    async for _ in trigger.run():
+        return
+
+
+def test_a_node_the_build_skipped_or_never_reached_is_run_by_its_task():
+    assert first_event(FakeTI("running", build("skipped"))).payload == {"action": "run"}
+    assert first_event(FakeTI("failed", {"id": "b1", "results": {}})).payload == {"action": "run"}
+
+
+def test_the_same_try_seen_again_mirrors_again():
+    """A triggerer restarted after the trigger mirrored: the same try ends the same way."""
+    ti = FakeTI("success", build("success"), {"build": "b1", "try": 1})
+    assert isinstance(first_event(ti), TaskSuccessEvent)
+
+
+def test_the_publisher_pushes_each_finished_node_once_more_at_the_end():
+    pushed: list[dict[str, Any]] = []
+    ti = SimpleNamespace(xcom_push=lambda key, value: pushed.append(value))
+    publisher = w.ResultPublisher(ti, "b1", interval=0.05)
+    publisher.on_event(SimpleNamespace(info=SimpleNamespace(name="MainReportVersion")))
+    publisher.on_event(_node_finished("model.p.a", "success", rows=5))
+    publisher.on_event(_node_finished("model.p.b", "error"))
+    results = publisher.close()
+    assert pushed[0] == {"id": "b1", "results": {}}
+    assert pushed[-1] == {"id": "b1", "results": results}
+    assert results["model.p.a"]["adapter_response"] == {"rows_affected": 5}
+    assert results["model.p.a"]["relation_name"] == "`s`.`a`"
+    assert publisher.failed() == ["model.p.b"]
+
+
+def _node_finished(unique_id: str, status: str, rows: int | None = None) -> Any:
+    from dbt.events import core_types_pb2 as pb
+    from google.protobuf.struct_pb2 import Struct
+
+    response = Struct()
+    if rows is not None:
+        response.update({"rows_affected": rows})
+    data = pb.NodeFinished(
+        node_info=pb.NodeInfo(
+            unique_id=unique_id, node_relation=pb.NodeRelation(relation_name=f"`s`.`{unique_id[-1]}`")
+        ),
+        run_result=pb.RunResultMsg(status=status, execution_time=1.0, adapter_response=response),
+    )
+    return SimpleNamespace(info=SimpleNamespace(name="NodeFinished", invocation_id="inv"), data=data)
+
+
+def test_the_group_has_one_build_and_every_node_task_starts_in_the_triggerer():
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    with DAG("w", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        dbt_task_group("analytics", execution="watcher")
+    build_task = dag.task_dict["analytics.build"]
+    assert isinstance(build_task, w.DbtBuildProducer) and build_task.retries == 0
+    assert not build_task.upstream_task_ids and not build_task.downstream_task_ids
+    mirrors = {t.task_id for t in dag.tasks if t.start_from_trigger}
+    assert set(build_task.node_tasks) == mirrors
+    assert "analytics.raw_employee_events.source" not in mirrors  # freshness runs as in local execution
+    assert "analytics.simple_pipeline.run" in mirrors and "analytics.employees.seed" in mirrors
+    assert len(mirrors) == len(dag.tasks) - 2
+    restored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    model = restored.get_task("analytics.simple_pipeline.run")
+    assert model.start_from_trigger and model.start_trigger_args.next_method == "resume_from_build"
+    assert type(dag.task_dict["analytics.simple_pipeline.run"]).__name__ == "DbtRunMirror"
+
+
+@pytest.mark.parametrize("state", [None, "scheduled", "queued"])
+def test_an_earlier_build_s_results_are_not_mirrored_before_the_new_build_runs(state):
+    """The whole run cleared: the build task waits to run again, its XCom still the earlier try's."""
+    ti = FakeTI(state, build("success"), None, try_number=2)
+    with pytest.raises(TimeoutError):
+        asyncio.run(asyncio.wait_for(_drain(ti), 0.5))
+    assert ti.own[w.MIRROR_KEY] is None
