@@ -289,18 +289,35 @@ class MirrorMixin:
     (:class:`NodeTrigger`) and resumes in a worker only to run its node or to emit its asset event."""
 
     start_from_trigger = True
+    start_trigger_args: StartTriggerArgs
 
     def resume_from_build(self, context: Any, event: Mapping[str, Any] | None = None) -> Any:
+        """In a worker, after :class:`NodeTrigger`: record the mirrored result, or run the node."""
         event = event or {}
         if event.get("action") == "mirrored":
-            result = dict(event.get("result") or {})
-            # What post_execute (AssetEventsAtEnd) reads for the asset event's extra.
-            self.dbt_pod_result = {
-                "metadata": {"invocation_id": result.pop("invocation_id", None)},
-                "results": [result],
-            }
+            self._keep_result(dict(event.get("result") or {}))
             return None
-        return self.execute(context)  # type: ignore[attr-defined]
+        return super().execute(context)  # type: ignore[misc]
+
+    def execute(self, context: Any) -> Any:
+        """Only where no triggerer starts the task (``airflow dags test`` runs every task in one process,
+        one after the other): the build's success for this node when it has one; else the task runs its
+        node, which reports dbt's own error when it fails again."""
+        kwargs = self.start_trigger_args.trigger_kwargs or {}
+        build = context["ti"].xcom_pull(task_ids=kwargs["build_task_id"], key=BUILD_KEY) or {}
+        result = (build.get("results") or {}).get(kwargs["unique_id"])
+        status = (result or {}).get("status")
+        if status in SUCCESS:
+            self._keep_result(dict(result or {}))
+            return None
+        return super().execute(context)  # type: ignore[misc]
+
+    def _keep_result(self, result: dict[str, Any]) -> None:
+        """What post_execute (AssetEventsAtEnd) reads for the asset event's extra."""
+        self.dbt_pod_result = {
+            "metadata": {"invocation_id": result.pop("invocation_id", None)},
+            "results": [result],
+        }
 
 
 def make_mirror(task: Any, unique_id: str, build_task_id: str) -> None:

@@ -21,6 +21,7 @@ DAG_IDS = [
     "sample_dbt_pipeline",
     "shop",
     "simple_model_test",
+    "simple_model_watcher",
     "simple_pipeline_alone",
     "watched",
 ]
@@ -143,7 +144,12 @@ def test_check_names_the_missing_secret(tmp_path):
 
 @pytest.mark.parametrize("execution", ["kubernetes", "local"])
 def test_check_passes_every_sample_dag_with_a_password_connection(execution):
-    for dag_id in ("sample_dbt_pipeline", "simple_model_test", "analytics_kubernetes"):
+    for dag_id in (
+        "sample_dbt_pipeline",
+        "simple_model_test",
+        "simple_model_watcher",
+        "analytics_kubernetes",
+    ):
         proc = check(dag_id, ROOT / "dags", LDAP, execution)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert proc.stdout.startswith(f"DAG {dag_id}: ")

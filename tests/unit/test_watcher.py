@@ -173,3 +173,44 @@ def test_an_earlier_build_s_results_are_not_mirrored_before_the_new_build_runs(s
     with pytest.raises(TimeoutError):
         asyncio.run(asyncio.wait_for(_drain(ti), 0.5))
     assert ti.own[w.MIRROR_KEY] is None
+
+
+class _RunsItsNode:
+    def execute(self, context: Any) -> str:
+        return "ran the node"
+
+
+def _mirror(build: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
+    from airflow.triggers.base import StartTriggerArgs
+
+    task = w._mirror_class(_RunsItsNode)()
+    task.start_trigger_args = StartTriggerArgs(
+        trigger_cls="x",
+        next_method="resume_from_build",
+        trigger_kwargs={"unique_id": "model.p.m", "build_task_id": "g.build"},
+    )
+    ti = SimpleNamespace(
+        xcom_pull=lambda task_ids, key: build if (task_ids, key) == ("g.build", w.BUILD_KEY) else None
+    )
+    return task, {"ti": ti}
+
+
+def test_run_directly_as_airflow_dags_test_does_a_node_task_takes_the_build_s_success_or_runs_its_node():
+    task, context = _mirror(build("success"))
+    assert task.execute(context) is None
+    assert task.dbt_pod_result == {
+        "metadata": {"invocation_id": None},
+        "results": [{"unique_id": "model.p.m", "status": "success", "execution_time": 1.5}],
+    }
+    for earlier in (None, build("error"), build("skipped")):
+        task, context = _mirror(earlier)
+        assert task.execute(context) == "ran the node"
+
+
+def test_resumed_after_the_trigger_a_node_task_records_the_result_or_runs_its_node():
+    task, context = _mirror(None)
+    result = {"unique_id": "model.p.m", "status": "success", "invocation_id": "inv"}
+    assert task.resume_from_build(context, {"action": "mirrored", "result": result}) is None
+    assert task.dbt_pod_result["metadata"] == {"invocation_id": "inv"}
+    assert task.resume_from_build(context, {"action": "run"}) == "ran the node"
+    assert type(task).__name__ == "_RunsItsNodeMirror"

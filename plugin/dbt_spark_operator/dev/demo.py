@@ -64,7 +64,7 @@ def task_summary(dag_id: str) -> tuple[str, list[tuple[str, str, float | None]]]
 
 # Airflow's LocalExecutor with dbt imported before it forks task processes (dbt_spark_operator/dev/warm.py).
 WARM_EXECUTOR = "dbt_spark_operator.dev.warm.WarmLocalExecutor"
-DEMO_DAGS = ("simple_model_test", "sample_dbt_pipeline")
+DEMO_DAGS = ("simple_model_test", "simple_model_watcher", "sample_dbt_pipeline")
 
 
 def _run_dag(dag_id: str, env: dict[str, str]) -> bool:
