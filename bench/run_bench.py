@@ -31,10 +31,11 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from parse_bench import generate, machine  # this script's directory is on sys.path
+from parse_bench import machine  # this script's directory is on sys.path
 
 from dbt_spark_operator.dev.airflow_stack import AirflowStack, Postgres, free_port
 from dbt_spark_operator.dev.demo import WARM_EXECUTOR
+from dbt_spark_operator.dev.generated_project import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
