@@ -70,7 +70,7 @@ def test_dag_parses_without_engine_or_jvm(airflow_db):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip().splitlines()[-1] == "[] ['simple_model_test']"
+    assert proc.stdout.strip().splitlines()[-1] == "[] ['simple_model_test', 'simple_model_watcher']"
 
 
 def test_every_task_succeeds(dag_run):
