@@ -14,7 +14,7 @@ model, snapshot and test keeps its own task, which mirrors its node's result fro
 
 Why not Cosmos's ``ExecutionMode.WATCHER``: its consumers are sensors that take a worker to start, defer,
 and take another to resume; with hundreds of nodes that worker churn, not dbt, is the run's cost, and a
-deferral's exit races the trigger that fires at once (an Airflow core race, see docs/behaviour.md). A
+deferral's exit races the trigger that fires at once (an Airflow core race, see docs/watcher.md). A
 node task here occupies no worker unless it has dbt work or an asset event to do.
 """
 
@@ -44,9 +44,8 @@ log = logging.getLogger(__name__)
 BUILD_TASK = "build"
 BUILD_KEY = "dbt_build"  # on the build task: {"id": one per try, "results": {unique_id: result}}
 MIRROR_KEY = "dbt_mirror"  # on a node task: {"build": the build id it mirrored, "try": its try number}
-SUCCESS = frozenset({"success", "pass", "warn"})
+SUCCESS = frozenset({"success", "pass", "warn", "no-op"})
 FAILED = frozenset({"error", "fail", "runtime error"})
-SKIPPED = frozenset({"skipped"})
 FINAL = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})  # the build's states
 # Node task states the build leaves alone when it builds again: done, or running their node themselves.
 NOT_REBUILT = frozenset({"success", "scheduled", "queued", "running", "restarting"})
@@ -252,8 +251,8 @@ class NodeTrigger(BaseTrigger):
 
     async def _mirror(self, ti: Any, build_id: str | None, result: Mapping[str, Any]) -> TriggerEvent:
         status = result.get("status")
-        if status in SKIPPED:
-            log.info("dbt skipped node %s in the build; the task runs it itself", self.unique_id)
+        if status not in SUCCESS and status not in FAILED:  # skipped (an upstream node failed)
+            log.info("dbt node %s: %s in the build; the task runs it itself", self.unique_id, status)
             return _resume({"action": "run"})
         mirror = {"build": build_id, "try": ti.try_number}
         await asyncio.to_thread(compat.trigger_xcom_set, ti, MIRROR_KEY, mirror)

@@ -65,8 +65,9 @@ def build(status: str, build_id: str = "b1") -> dict[str, Any]:
     }
 
 
-def test_a_success_in_the_build_ends_the_task_in_the_triggerer_and_is_remembered():
-    ti = FakeTI("running", build("success"))
+@pytest.mark.parametrize("status", ["success", "pass", "warn", "no-op"])
+def test_a_success_in_the_build_ends_the_task_in_the_triggerer_and_is_remembered(status):
+    ti = FakeTI("running", build(status))
     assert isinstance(first_event(ti), TaskSuccessEvent)
     assert ti.own[w.MIRROR_KEY] == {"build": "b1", "try": 1}
 
