@@ -4,7 +4,7 @@ A load step lands the raw HR events first (the source the project checks for fre
 execution: dbt runs in the Airflow worker against the Kyuubi connection ``kyuubi_default`` (the local
 engine in `make demo`). ``analytics_kubernetes`` is the same graph with one pod per task;
 ``simple_model_watcher`` the same graph in watcher execution: one ``dbt build`` (task
-``analytics.build``) whose node results the node tasks take in Airflow's triggerer (docs/watcher.md).
+``analytics.dbt_build``) whose node results the node tasks take in Airflow's triggerer (docs/watcher.md).
 """
 
 from __future__ import annotations

@@ -77,7 +77,7 @@ def dbt_task_group(
     one task per test of it; a test of two models is a task of its own once both exist.
 
     ``execution`` is ``"kubernetes"`` (one pod per task), ``"local"`` (dbt in the worker, a process per
-    task) or ``"watcher"`` (one ``dbt build`` in the worker, task ``<group>.build``, whose results the
+    task) or ``"watcher"`` (one ``dbt build`` in the worker, task ``<group>.dbt_build``, whose results the
     node tasks mirror from the triggerer: :mod:`~dbt_spark_operator.watcher`), default from
     ``DBT_SPARK_EXECUTION``. The profile comes from the Airflow connection ``conn_id`` (type kyuubi or
     hiveserver2) through :class:`KyuubiProfileMapping`, with ``profile_args`` on top. Extra

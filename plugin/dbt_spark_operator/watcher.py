@@ -1,7 +1,7 @@
 """Watcher execution: one ``dbt build`` builds the whole selection with dbt's threads, and every seed,
 model, snapshot and test keeps its own task, which mirrors its node's result from that build.
 
-- The **build** task (``<group>.build``) runs ``dbt build`` in the worker and publishes each node's
+- The **build** task (``<group>.dbt_build``) runs ``dbt build`` in the worker and publishes each node's
   result to XCom (key ``dbt_build``) as dbt finishes it.
 - Every **node task** starts in the triggerer (Airflow's ``start_from_trigger``), not in a worker: its
   :class:`NodeTrigger` waits for the node's result and ends the task there (success, or failure with the
@@ -41,7 +41,7 @@ from dbt_spark_operator import compat
 
 log = logging.getLogger(__name__)
 
-BUILD_TASK = "build"
+BUILD_TASK = "dbt_build"
 BUILD_KEY = "dbt_build"  # on the build task: {"id": one per try, "results": {unique_id: result}}
 MIRROR_KEY = "dbt_mirror"  # on a node task: {"build": the build id it mirrored, "try": its try number}
 SUCCESS = frozenset({"success", "pass", "warn", "no-op"})

@@ -24,7 +24,7 @@ from dbt_spark_operator.dev.generated_project import generate
 from dbt_spark_operator.project import write_manifest
 
 DAG_ID = "watched"
-BUILD = "watched.build"
+BUILD = "watched.dbt_build"
 EVENTS = "watched.watched_events.run"
 MODELS = ("watched_doubled", "watched_tripled", "watched_events", "watched_report")
 # Downstream of watched_events: its test, the report and the report's test.

@@ -47,7 +47,7 @@ def fake_xcom(monkeypatch):
 
 
 def first_event(ti: FakeTI, emits_asset: bool = False) -> TriggerEvent:
-    trigger = w.NodeTrigger("model.p.m", "g.build", emits_asset=emits_asset)
+    trigger = w.NodeTrigger("model.p.m", "g.dbt_build", emits_asset=emits_asset)
     trigger.task_instance = ti
 
     async def run() -> TriggerEvent:
@@ -100,7 +100,7 @@ def test_a_retry_waits_while_the_build_may_still_bring_a_new_result():
 
 
 async def _drain(ti: FakeTI) -> None:
-    trigger = w.NodeTrigger("model.p.m", "g.build")
+    trigger = w.NodeTrigger("model.p.m", "g.dbt_build")
     trigger.task_instance = ti
     async for _ in trigger.run():
         return
@@ -153,7 +153,7 @@ def test_the_group_has_one_build_and_every_node_task_starts_in_the_triggerer():
 
     with DAG("w", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
         dbt_task_group("analytics", execution="watcher")
-    build_task = dag.task_dict["analytics.build"]
+    build_task = dag.task_dict["analytics.dbt_build"]
     assert isinstance(build_task, w.DbtBuildProducer) and build_task.retries == 0
     assert not build_task.upstream_task_ids and not build_task.downstream_task_ids
     mirrors = {t.task_id for t in dag.tasks if t.start_from_trigger}
@@ -188,10 +188,10 @@ def _mirror(build: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
     task.start_trigger_args = StartTriggerArgs(
         trigger_cls="x",
         next_method="resume_from_build",
-        trigger_kwargs={"unique_id": "model.p.m", "build_task_id": "g.build"},
+        trigger_kwargs={"unique_id": "model.p.m", "build_task_id": "g.dbt_build"},
     )
     ti = SimpleNamespace(
-        xcom_pull=lambda task_ids, key: build if (task_ids, key) == ("g.build", w.BUILD_KEY) else None
+        xcom_pull=lambda task_ids, key: build if (task_ids, key) == ("g.dbt_build", w.BUILD_KEY) else None
     )
     return task, {"ti": ti}
 
