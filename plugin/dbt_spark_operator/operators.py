@@ -54,7 +54,8 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
     """Run one dbt command against Kyuubi, in a pod or as a local process with the same argv and env.
 
     :param project: dbt project name under ``DBT_SPARK_PROJECTS_DIR``, or a path
-    :param execution: ``"kubernetes"`` or ``"local"`` (default ``$DBT_SPARK_EXECUTION``, else kubernetes)
+    :param execution: ``"kubernetes"`` or ``"local"`` (default ``$DBT_SPARK_EXECUTION``, else kubernetes;
+        ``"watcher"`` there runs the command locally: one command is one dbt process already)
     :param conn_id: the Airflow ``kyuubi`` connection
     :param profile_name: the profile's name (default: the one ``dbt_project.yml`` names)
     :param target_name: the profile target's name (``target`` is its deprecated spelling)

@@ -215,3 +215,11 @@ def test_resumed_after_the_trigger_a_node_task_records_the_result_or_runs_its_no
     assert task.dbt_pod_result["metadata"] == {"invocation_id": "inv"}
     assert task.resume_from_build(context, {"action": "run"}) == "ran the node"
     assert type(task).__name__ == "_RunsItsNodeMirror"
+
+
+def test_an_operator_given_watcher_execution_runs_its_command_locally(monkeypatch):
+    from dbt_spark_operator.project_setup import execution_of, group_execution_of
+
+    assert execution_of("watcher") == "local" and group_execution_of("watcher") == "watcher"
+    monkeypatch.setenv("DBT_SPARK_EXECUTION", "watcher")
+    assert execution_of(None) == "local" and group_execution_of(None) == "watcher"
