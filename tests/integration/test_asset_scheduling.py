@@ -185,7 +185,9 @@ def test_asset_page_draws_the_lineage_from_the_seed_to_the_marts(stack, successf
         page.goto(f"{stack.api}/assets/{asset['id']}")
         page.locator(".react-flow__node").first.wait_for()
         page.get_by_role("button", name="Task Dependencies").click()  # the data lineage, task by task
-        page.locator('.react-flow__node:has-text("analytics.employees.seed")').wait_for()
+        # The file of simple_model_test also defines simple_model_watcher, whose tasks write the same
+        # assets: the lineage shows both DAGs' tasks; wait for this DAG's seed.
+        page.get_by_test_id(f"rf__node-task:{PRODUCER}__SEPARATOR__analytics.employees.seed").wait_for()
         page.locator(".react-flow__controls-fitview").click()
         page.wait_for_timeout(1500)  # the fit's animation
         shown = page.locator(".react-flow").inner_text()

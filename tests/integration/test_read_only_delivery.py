@@ -67,7 +67,7 @@ def test_without_the_projects_volume_the_import_error_says_what_to_ship(delivere
     """The git-sync checkout alone has no manifest: one line naming the fix, not a failed dbt deps."""
     checkout, _ = delivered
     result = parse_read_only(checkout, checkout / "dbt", [checkout])
-    assert result["dags"] == [] and len(result["errors"]) == len(SAMPLE_DAGS)
+    assert result["dags"] == [] and len(result["errors"]) == len(list((checkout / "dags").glob("*.py")))
     manifest = checkout / "dbt" / "analytics" / "target" / "manifest.json"
     for error in result["errors"].values():
         assert error == (
