@@ -54,7 +54,7 @@ def dag_run(engine, airflow_db):
 PARSE = """
 from airflow.dag_processing.dagbag import DagBag
 bag = DagBag(dag_folder={path!r})
-print(sorted(bag.import_errors.values()), bag.dag_ids)
+print(sorted(bag.import_errors.values()), sorted(bag.dag_ids))
 """
 
 
