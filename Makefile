@@ -10,7 +10,7 @@ export DBT_SPARK_ENGINE_HOME ?= $(CURDIR)/.engine
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export DO_NOT_TRACK := 1
 
-.PHONY: install tools docs demo ui test test-unit test-py313 lint bench engine-up engine-down clean
+.PHONY: install tools docs demo ui test test-unit test-py313 lint bench soak engine-up engine-down clean
 
 install: $(VENV)/.installed
 
@@ -53,10 +53,17 @@ test-unit: install tools
 	pytest tests/unit
 
 ## Benchmarks, not part of make test: DAG parse time and memory vs Cosmos's load paths (bench/RESULTS.md),
-## then whole-run time vs one dbt build and per-task overhead through a real Airflow (bench/RUN_RESULTS.md).
+## whole-run time vs one dbt build and per-task overhead through a real Airflow (bench/RUN_RESULTS.md),
+## then the soak.
 bench: install
 	python bench/parse_bench.py
 	python bench/run_bench.py
+	python bench/soak.py
+
+## Ten consecutive 100-model runs in watcher execution through a real Airflow, each must succeed at try 1
+## (bench/SOAK_RESULTS.md, about 20 minutes).
+soak: install
+	python bench/soak.py
 
 lint: install
 	ruff check plugin dags tests bench

@@ -30,6 +30,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from parse_bench import machine  # this script's directory is on sys.path
 
@@ -135,26 +136,10 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RUN_RESULTS.md")
     args = parser.parse_args()
 
-    from dbt_spark_operator.dev.engine import EngineConfig, LocalEngine
     from dbt_spark_operator.project import write_manifest
 
     tmp = Path(tempfile.mkdtemp(prefix="dbt-spark-run-bench-"))
-    port = free_port()
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-        "DO_NOT_TRACK": "1",
-        "DBT_TARGET": "local",
-        "DBT_PROFILES_DIR": str(ROOT / "profiles"),
-        "DBT_SPARK_LOCAL_PORT": str(port),
-        "DBT_SPARK_EXECUTION": "local",
-        "DBT_SPARK_STATE_DIR": str(tmp / "state"),
-        "DBT_PACKAGES_DIR": str(tmp / "state" / "packages" / "analytics"),
-    }
-    os.environ.update(env)
-    engine = LocalEngine(EngineConfig.from_env(home=str(tmp / "engine"), port=port))
-    engine.up()
+    env, port, engine = start_engine(tmp)
     dags = tmp / "dags"
     dags.mkdir()
     known = {"analytics": lambda: ROOT / "dbt" / "analytics", "bench_100": lambda: generate(tmp, 100)}
@@ -189,13 +174,7 @@ def main() -> int:
                 (dags / f"bench_{name}_{mode}.py").write_text(
                     template.format(dag_id=f"bench_{name}_{mode}", project=str(project), mode=mode)
                 )
-        conn = {
-            "conn_type": "kyuubi",
-            "host": "127.0.0.1",
-            "port": port,
-            "login": "bench",
-            "schema": "default",
-        }
+        conn = kyuubi_connection(port)
         floors = {name: [dbt_build(path, env) for _ in range(args.runs)] for name, path in projects.items()}
         for executor in args.executors.split(","):  # each its own metadata database and Airflow
             postgres = Postgres(free_port())
@@ -222,6 +201,35 @@ def main() -> int:
     write_results(args.output, results, args.runs)
     print(f"wrote {args.output}")
     return 0
+
+
+def start_engine(tmp: Path) -> tuple[dict[str, str], int, Any]:
+    """This process's environment for a benchmark under ``tmp`` (dbt, Airflow, the state directory) and
+    a local engine of its own on a free port, started."""
+    from dbt_spark_operator.dev.engine import EngineConfig, LocalEngine
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "DO_NOT_TRACK": "1",
+        "DBT_TARGET": "local",
+        "DBT_PROFILES_DIR": str(ROOT / "profiles"),
+        "DBT_SPARK_LOCAL_PORT": str(port),
+        "DBT_SPARK_EXECUTION": "local",
+        "DBT_SPARK_STATE_DIR": str(tmp / "state"),
+        "DBT_PACKAGES_DIR": str(tmp / "state" / "packages" / "analytics"),
+    }
+    os.environ.update(env)
+    engine = LocalEngine(EngineConfig.from_env(home=str(tmp / "engine"), port=port))
+    engine.up()
+    return env, port, engine
+
+
+def kyuubi_connection(port: int) -> dict[str, Any]:
+    """The benchmark's Airflow connection to its engine."""
+    return {"conn_type": "kyuubi", "host": "127.0.0.1", "port": port, "login": "bench", "schema": "default"}
 
 
 def measure_runs(stack: AirflowStack, dag_id: str, executor: str, runs: int, overheads_too: bool) -> dict:

@@ -43,7 +43,7 @@ from dbt_spark_operator.pod import (
     pod_name,
 )
 from dbt_spark_operator.process_group import stop_group
-from dbt_spark_operator.project_setup import Execution, check_operator_args, project_setup
+from dbt_spark_operator.project_setup import GroupExecution, check_operator_args, project_setup
 from dbt_spark_operator.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.results import describe, summarize
 
@@ -55,7 +55,8 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
 
     :param project: dbt project name under ``DBT_SPARK_PROJECTS_DIR``, or a path
     :param execution: ``"kubernetes"`` or ``"local"`` (default ``$DBT_SPARK_EXECUTION``, else kubernetes;
-        ``"watcher"`` there runs the command locally: one command is one dbt process already)
+        one command is one dbt process already: ``"watcher"`` there runs it locally,
+        ``"watcher_kubernetes"`` in a pod)
     :param conn_id: the Airflow ``kyuubi`` connection
     :param profile_name: the profile's name (default: the one ``dbt_project.yml`` names)
     :param target_name: the profile target's name (``target`` is its deprecated spelling)
@@ -79,7 +80,7 @@ class DbtSparkOperator(DbtKubernetesBaseOperator):
         self,
         *,
         project: str | Path | None = None,
-        execution: Execution | None = None,
+        execution: GroupExecution | None = None,
         conn_id: str = DEFAULT_CONN_ID,
         profile_name: str | None = None,
         target_name: str = "kyuubi",

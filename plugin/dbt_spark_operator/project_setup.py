@@ -33,14 +33,15 @@ if TYPE_CHECKING:  # local execution never imports the Kubernetes provider or cl
 Execution = Literal["kubernetes", "local"]
 """Where dbt runs: ``"kubernetes"``, a pod per task; ``"local"``, in the Airflow worker."""
 EXECUTIONS: tuple[Execution, ...] = get_args(Execution)
-GroupExecution = Literal["kubernetes", "local", "watcher"]
-"""How a task group runs its nodes: a task (pod) each, or ``"watcher"``: one ``dbt build`` in the worker
-mirrored by a task per node (:mod:`~dbt_spark_operator.watcher`)."""
+GroupExecution = Literal["kubernetes", "local", "watcher", "watcher_kubernetes"]
+"""How a task group runs its nodes: a task (pod) each, or one ``dbt build`` mirrored by a task per node
+(:mod:`~dbt_spark_operator.watcher`): ``"watcher"`` builds in the worker, ``"watcher_kubernetes"`` in one
+pod."""
 GROUP_EXECUTIONS: tuple[GroupExecution, ...] = get_args(GroupExecution)
 
 
 def default_execution() -> str:
-    """``DBT_SPARK_EXECUTION`` (kubernetes, local or watcher), else kubernetes."""
+    """``DBT_SPARK_EXECUTION`` (kubernetes, local, watcher or watcher_kubernetes), else kubernetes."""
     return os.environ.get("DBT_SPARK_EXECUTION") or "kubernetes"
 
 
@@ -50,14 +51,19 @@ def group_execution_of(value: str | None) -> GroupExecution:
     for known in GROUP_EXECUTIONS:
         if execution == known:
             return known
-    raise DbtSparkOperatorError(f"execution must be kubernetes, local or watcher, got {execution!r}")
+    raise DbtSparkOperatorError(f"execution must be {', '.join(GROUP_EXECUTIONS)}, got {execution!r}")
 
 
 def execution_of(value: str | None) -> Execution:
-    """Where one dbt command runs: ``value`` (default :func:`default_execution`); ``watcher`` runs a single
-    command in the worker, as ``local`` does. Anything else is one clear error."""
+    """Where one dbt command runs: ``value`` (default :func:`default_execution`); a watcher execution
+    runs a single command where its build runs (``watcher`` in the worker, ``watcher_kubernetes`` in a
+    pod): one command is one dbt process already. Anything else is one clear error."""
     execution = group_execution_of(value)
-    return "local" if execution == "watcher" else execution
+    if execution == "watcher":
+        return "local"
+    if execution == "watcher_kubernetes":
+        return "kubernetes"
+    return execution
 
 
 @functools.cache
@@ -251,7 +257,7 @@ class ConnectionAtRun:
 def project_setup(
     project: str | os.PathLike[str],
     *,
-    execution: Execution | None = None,
+    execution: GroupExecution | None = None,
     conn_id: str = DEFAULT_CONN_ID,
     profile_name: str | None = None,
     target_name: str = "kyuubi",

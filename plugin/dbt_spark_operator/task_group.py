@@ -23,7 +23,6 @@ from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.manifest import Manifest, manifest_path, read_manifest
 from dbt_spark_operator.per_test import OneTaskPerTest, detached_test_id, test_task_id
 from dbt_spark_operator.project_setup import (
-    Execution,
     GroupExecution,
     group_execution_of,
     precompute_init_signatures,
@@ -77,8 +76,9 @@ def dbt_task_group(
     one task per test of it; a test of two models is a task of its own once both exist.
 
     ``execution`` is ``"kubernetes"`` (one pod per task), ``"local"`` (dbt in the worker, a process per
-    task) or ``"watcher"`` (one ``dbt build`` in the worker, task ``<group>.dbt_build``, whose results the
-    node tasks mirror from the triggerer: :mod:`~dbt_spark_operator.watcher`), default from
+    task), ``"watcher"`` (one ``dbt build`` in the worker, task ``<group>.dbt_build``, whose results the
+    node tasks mirror from the triggerer: :mod:`~dbt_spark_operator.watcher`) or ``"watcher_kubernetes"``
+    (the same with the build in one pod, and a node task's own run in its pod), default from
     ``DBT_SPARK_EXECUTION``. The profile comes from the Airflow connection ``conn_id`` (type kyuubi or
     hiveserver2) through :class:`KyuubiProfileMapping`, with ``profile_args`` on top. Extra
     ``task_group_args`` go to the task group (``dag``, ``default_args``, ``tooltip``...).
@@ -86,7 +86,7 @@ def dbt_task_group(
     mode = group_execution_of(execution)
     setup = project_setup(
         deprecations.project_or_demo("dbt_task_group", project),
-        execution="local" if mode == "watcher" else mode,
+        execution=mode,  # where each dbt process runs: watcher's is local, watcher_kubernetes's a pod
         conn_id=conn_id,
         profile_name=profile_name,
         target_name=target_name,
@@ -149,32 +149,49 @@ def dbt_task_group(
         _node_assets(task, assets, kubernetes)
         if kubernetes:
             _per_node_pod_settings(task)
-    if mode == "watcher":
+    if mode in ("watcher", "watcher_kubernetes"):
         _watch(group, setup, select, exclude)
     return group
 
 
 def _watch(group: TaskGroup, setup: Any, select: Sequence[str], exclude: Sequence[str]) -> None:
     """Watcher execution: one build task for the group's selection; every seed, model, snapshot and test
-    task mirrors its node's result from it (a source's freshness task runs as in local execution)."""
-    from dbt_spark_operator.watcher import BUILD_TASK, DbtBuildProducer, make_mirror
+    task mirrors its node's result from it (a source's freshness task runs as in its execution)."""
+    from dbt_spark_operator.watcher import BUILD_TASK, make_mirror
 
     nodes = []
     for task in _tasks(group):
         node = compat.cosmos_node_config(task)
         if node.get("resource_type") in (*PRODUCERS, "test") and node.get("unique_id"):
             nodes.append((task, node["unique_id"]))
-    build = DbtBuildProducer(
-        task_id=BUILD_TASK,
-        task_group=group,
-        project_dir=str(setup.path),
-        profile_config=setup.profile,
-        select=" ".join(select) or None,
-        exclude=" ".join(exclude) or None,
-        install_deps=False,
-        node_tasks={task.task_id: task.select for task, _ in nodes},
-        **setup.local_operator_args,
-    )
+    build_args: dict[str, Any] = {
+        "task_id": BUILD_TASK,
+        "task_group": group,
+        "profile_config": setup.profile,
+        "select": " ".join(select) or None,
+        "exclude": " ".join(exclude) or None,
+        "node_tasks": {task.task_id: task.select for task, _ in nodes},
+    }
+    build: Any
+    if setup.execution == "kubernetes":
+        from dbt_spark_operator.pod import label_value, pod_name
+        from dbt_spark_operator.watcher_pod import DbtBuildPodProducer
+
+        build = DbtBuildPodProducer(
+            project_dir=setup.pod_project_dir, **build_args, **setup.kubernetes_operator_args
+        )
+        build.name = pod_name(build.task_id)
+        build.labels = {
+            **build.labels,
+            "dbt-node": label_value(group.group_id or BUILD_TASK),
+            "dbt-resource-type": "build",
+        }
+    else:
+        from dbt_spark_operator.watcher import DbtBuildProducer
+
+        build = DbtBuildProducer(
+            project_dir=str(setup.path), install_deps=False, **build_args, **setup.local_operator_args
+        )
     build.dbt_setup = setup
     for task, unique_id in nodes:
         make_mirror(task, unique_id, build.task_id)
@@ -228,7 +245,7 @@ def dbt_run_operation(
     macro_name: str,
     project: str | os.PathLike[str] | None = None,
     *,
-    execution: Execution | None = None,
+    execution: GroupExecution | None = None,
     conn_id: str = DEFAULT_CONN_ID,
     profile_name: str | None = None,
     target_name: str = "kyuubi",

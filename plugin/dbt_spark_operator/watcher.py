@@ -21,6 +21,7 @@ node task here occupies no worker unless it has dbt work or an asset event to do
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
@@ -46,6 +47,7 @@ BUILD_KEY = "dbt_build"  # on the build task: {"id": one per try, "results": {un
 MIRROR_KEY = "dbt_mirror"  # on a node task: {"build": the build id it mirrored, "try": its try number}
 SUCCESS = frozenset({"success", "pass", "warn", "no-op"})
 FAILED = frozenset({"error", "fail", "runtime error"})
+TERMINAL = SUCCESS | FAILED | {"skipped", "partial success"}  # a node's status once dbt is done with it
 FINAL = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})  # the build's states
 # Node task states the build leaves alone when it builds again: done, or running their node themselves.
 NOT_REBUILT = frozenset({"success", "scheduled", "queued", "running", "restarting"})
@@ -67,11 +69,13 @@ class ResultPublisher:
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._interval = interval
+        self.dbt_ran = False  # dbt reported the end of its run (on_log_line)
         self._push()  # the build's id first: node tasks know this try's results from an earlier one's
         self._thread = threading.Thread(target=self._flush_loop, name="dbt-build-results", daemon=True)
         self._thread.start()
 
     def on_event(self, event: Any) -> None:
+        """A dbt runner callback (``watcher``): dbt's ``NodeFinished`` event, with the adapter's response."""
         if event.info.name != "NodeFinished":
             return
         node, result = event.data.node_info, event.data.run_result
@@ -86,8 +90,41 @@ class ResultPublisher:
         rows = result.adapter_response.fields.get("rows_affected") if result.adapter_response else None
         if rows is not None and rows.HasField("number_value"):
             entry["adapter_response"] = {"rows_affected": int(rows.number_value)}
+        self._record(entry)
+
+    def on_log_line(self, line: str) -> None:
+        """One line of dbt's JSON log (``--log-format json``, ``watcher_kubernetes``: the build pod's log).
+
+        dbt logs a node's end at info level in its result event (``LogModelResult``, ``LogTestResult``...,
+        ``SkippingDetails`` for a node it skipped), whose ``node_info`` carries the node's status; the
+        adapter's response (rows affected) is only in the debug-level ``NodeFinished``, which is not
+        logged. ``StatsLine`` (dbt's "Done. PASS=..." line) means dbt ran every node it could."""
+        try:
+            event = json.loads(line)
+            name = event["info"]["name"]
+            data = event.get("data") or {}
+        except (ValueError, KeyError, TypeError):
+            return  # not one of dbt's JSON lines (the pod's own output)
+        if name == "StatsLine":
+            self.dbt_ran = True
+            return
+        node = data.get("node_info") or {}
+        status = node.get("node_status")
+        if not node.get("unique_id") or status not in TERMINAL:
+            return
+        entry = {
+            "unique_id": node["unique_id"],
+            "status": status,
+            "execution_time": float(data.get("execution_time") or 0.0),
+            "invocation_id": event["info"].get("invocation_id"),
+        }
+        if relation := (node.get("node_relation") or {}).get("relation_name"):
+            entry["relation_name"] = relation
+        self._record(entry)
+
+    def _record(self, entry: dict[str, Any]) -> None:
         with self._lock:
-            self._results[node.unique_id] = entry
+            self._results[entry["unique_id"]] = entry
         self._dirty.set()
 
     def _push(self) -> None:
@@ -102,10 +139,14 @@ class ResultPublisher:
                 self._push()
                 self._closed.wait(self._interval)
 
-    def failed(self) -> list[str]:
-        """The nodes dbt reported failed so far."""
+    def log_failed(self) -> None:
+        """Name the nodes dbt reported failed (each fails its own task, not the build)."""
         with self._lock:
-            return sorted(u for u, r in self._results.items() if r["status"] in FAILED)
+            failed = sorted(u for u, r in self._results.items() if r["status"] in FAILED)
+        if failed:
+            log.warning(
+                "dbt build: %d nodes failed, each in its own task: %s", len(failed), ", ".join(failed)
+            )
 
     def close(self) -> dict[str, dict[str, Any]]:
         self._closed.set()
@@ -113,6 +154,26 @@ class ResultPublisher:
         self._thread.join()
         self._push()
         return self._results
+
+
+def rebuild_selection(ti: Any, node_tasks: Mapping[str, str]) -> list[str] | None:
+    """What a build's try builds: None on its first try (the group's selection); on a later one (the
+    build task cleared) the selectors of the nodes whose tasks did not succeed and are not running
+    their node themselves, an empty list when there are none (then an empty result is published)."""
+    if ti.try_number <= 1:
+        return None
+    states = ti.get_task_states(dag_id=ti.dag_id, task_ids=list(node_tasks), run_ids=[ti.run_id]).get(
+        ti.run_id, {}
+    )
+    todo = sorted(
+        selector for task_id, selector in node_tasks.items() if str(states.get(task_id)) not in NOT_REBUILT
+    )
+    if not todo:
+        log.info("Every node task of this build succeeded or is running its node: nothing to build")
+        ti.xcom_push(key=BUILD_KEY, value={"id": str(uuid.uuid4()), "results": {}})
+    else:
+        log.info("Building again the %d nodes whose tasks did not succeed", len(todo))
+    return todo
 
 
 class DbtBuildProducer(DbtBuildLocalOperator):
@@ -130,21 +191,12 @@ class DbtBuildProducer(DbtBuildLocalOperator):
 
     def execute(self, context: Any, **kwargs: Any) -> Any:
         ti = context["ti"]
-        if ti.try_number > 1:
-            states = ti.get_task_states(
-                dag_id=ti.dag_id, task_ids=list(self.node_tasks), run_ids=[ti.run_id]
-            ).get(ti.run_id, {})
-            todo = sorted(
-                selector
-                for task_id, selector in self.node_tasks.items()
-                if str(states.get(task_id)) not in NOT_REBUILT
-            )
-            if not todo:
-                log.info("Every node task of this build succeeded or is running its node: nothing to build")
-                ti.xcom_push(key=BUILD_KEY, value={"id": str(uuid.uuid4()), "results": {}})
-                return None
-            log.info("Building again the %d nodes whose tasks did not succeed", len(todo))
+        todo = rebuild_selection(ti, self.node_tasks)
+        if todo == []:
+            return None
+        if todo:  # exactly those nodes: not the tests dbt would add of a selected model (indirect selection)
             self.select, self.exclude, self.selector = " ".join(todo), None, None
+            self.indirect_selection = "empty"
         publisher = ResultPublisher(ti, str(uuid.uuid4()))
         self._publisher = publisher
         callbacks: list[Any] = list(getattr(self, "_dbt_runner_callbacks", None) or [])
@@ -157,22 +209,15 @@ class DbtBuildProducer(DbtBuildLocalOperator):
 
     def handle_exception_dbt_runner(self, result: Any) -> None:
         if result.exception is None and result.result is not None:
-            self._log_failed_nodes()
+            self._publisher.log_failed()
             return
         super().handle_exception_dbt_runner(result)
 
     def handle_exception_subprocess(self, result: Any) -> None:
         if result.exit_code == 1:  # dbt ran; some nodes failed
-            self._log_failed_nodes()
+            self._publisher.log_failed()
             return
         super().handle_exception_subprocess(result)
-
-    def _log_failed_nodes(self) -> None:
-        failed = self._publisher.failed()
-        if failed:
-            log.warning(
-                "dbt build: %d nodes failed, each in its own task: %s", len(failed), ", ".join(failed)
-            )
 
 
 # --- the node tasks -------------------------------------------------------------------------------
@@ -320,7 +365,7 @@ class MirrorMixin:
 
 
 def make_mirror(task: Any, unique_id: str, build_task_id: str) -> None:
-    """Turn one node task of a local task group into a mirror of its node in the build."""
+    """Turn one node task of a local or Kubernetes task group into a mirror of its node in the build."""
     cls = type(task)
     task.__class__ = _mirror_class(cls)
     task.start_from_trigger = True
@@ -342,6 +387,7 @@ _MIRRORS: dict[type, type] = {}
 
 def _mirror_class(cls: type) -> type:
     if cls not in _MIRRORS:
-        name = cls.__name__.replace("LocalOperator", "") + "Mirror"  # DbtRunMirror: the UI's operator name
+        # The UI's operator name: DbtRunMirror (local), DbtRunKubernetesMirror (a pod when it runs its node)
+        name = cls.__name__.removesuffix("Operator").removesuffix("Local") + "Mirror"
         _MIRRORS[cls] = type(name, (MirrorMixin, cls), {"__module__": __name__})
     return _MIRRORS[cls]

@@ -15,6 +15,7 @@ FOLDERS = ("dags", "tests/integration_dags", "tests/user_dags", "tests/stack_dag
 REFUSED = [f"refused_{case}" for case in ("no_password", "plain_client", "unknown_user", "wrong_password")]
 DAG_IDS = [
     "analytics_kubernetes",
+    "analytics_watcher_kubernetes",
     "asset_consumer",
     "imported_marts",
     *REFUSED,

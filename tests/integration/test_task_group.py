@@ -236,7 +236,10 @@ def test_secret_reaches_pods_only_as_a_secret_reference(monkeypatch):
     [
         ({"operator_args": {"dbt_vars": {"day": 1}}}, "unknown operator argument 'dbt_vars'"),
         ({"select": ["tag:nothing_has_this"]}, "matches no node of dbt project analytics"),
-        ({"execution": "docker"}, "execution must be kubernetes, local or watcher, got 'docker'"),
+        (
+            {"execution": "docker"},
+            "execution must be kubernetes, local, watcher, watcher_kubernetes, got 'docker'",
+        ),
         ({"pod": "big"}, None),
         ({"profile_args": {"hots": "kyuubi"}}, "profile_args: unknown key 'hots'; use one of host, "),
         ({"profile_args": {"port": "10009x"}}, "profile_args: port must be a whole number, got '10009x'"),

@@ -5,6 +5,7 @@ tests/integration/test_watcher_contract.py runs it on a real Airflow."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
@@ -23,7 +24,8 @@ class FakeTI:
     def __init__(
         self, build_state: str | None, build: dict[str, Any] | None, mirrored: Any = None, try_number: int = 1
     ):
-        self.dag_id, self.run_id, self.task_id, self.map_index = "d", f"r{id(self)}", "g.m.run", -1
+        # A run id of its own: the build view caches per run (an id() may be reused once freed).
+        self.dag_id, self.run_id, self.task_id, self.map_index = "d", f"r{uuid.uuid4()}", "g.m.run", -1
         self.try_number = try_number
         self.build_state, self.build, self.own = build_state, build, {w.MIRROR_KEY: mirrored}
 
@@ -117,7 +119,7 @@ def test_the_same_try_seen_again_mirrors_again():
     assert isinstance(first_event(ti), TaskSuccessEvent)
 
 
-def test_the_publisher_pushes_each_finished_node_once_more_at_the_end():
+def test_the_publisher_pushes_each_finished_node_once_more_at_the_end(caplog):
     pushed: list[dict[str, Any]] = []
     ti = SimpleNamespace(xcom_push=lambda key, value: pushed.append(value))
     publisher = w.ResultPublisher(ti, "b1", interval=0.05)
@@ -129,7 +131,8 @@ def test_the_publisher_pushes_each_finished_node_once_more_at_the_end():
     assert pushed[-1] == {"id": "b1", "results": results}
     assert results["model.p.a"]["adapter_response"] == {"rows_affected": 5}
     assert results["model.p.a"]["relation_name"] == "`s`.`a`"
-    assert publisher.failed() == ["model.p.b"]
+    publisher.log_failed()
+    assert "1 nodes failed, each in its own task: model.p.b" in caplog.text
 
 
 def _node_finished(unique_id: str, status: str, rows: int | None = None) -> Any:
@@ -223,3 +226,105 @@ def test_an_operator_given_watcher_execution_runs_its_command_locally(monkeypatc
     assert execution_of("watcher") == "local" and group_execution_of("watcher") == "watcher"
     monkeypatch.setenv("DBT_SPARK_EXECUTION", "watcher")
     assert execution_of(None) == "local" and group_execution_of(None) == "watcher"
+    assert execution_of("watcher_kubernetes") == "kubernetes"
+
+
+def _log_line(name: str, data: dict[str, Any]) -> str:
+    """One line of dbt's JSON log (``--log-format json``), as the build pod writes it."""
+    import json
+
+    return json.dumps(
+        {"info": {"name": name, "invocation_id": "inv", "level": "info", "msg": "..."}, "data": data}
+    )
+
+
+def _node_info(unique_id: str, status: str, relation: str = "") -> dict[str, Any]:
+    return {
+        "unique_id": unique_id,
+        "node_status": status,
+        "node_relation": {"relation_name": relation, "schema": "s", "alias": unique_id.rsplit(".", 1)[-1]},
+    }
+
+
+def test_the_publisher_reads_each_node_s_end_from_dbt_s_json_log():
+    """What dbt 1.11 logs at info level for a failing model, a model, a skipped model and a failing test
+    (tests/integration/test_watcher_pod.py reads a real build pod's log)."""
+    pushed: list[dict[str, Any]] = []
+    publisher = w.ResultPublisher(SimpleNamespace(xcom_push=lambda key, value: pushed.append(value)), "b1")
+    lines = [
+        "dbt-spark-pod: not JSON",
+        _log_line("LogStartLine", {"node_info": _node_info("model.p.bad", "started")}),
+        _log_line("LogModelResult", {"execution_time": 0.1, "node_info": _node_info("model.p.bad", "error")}),
+        _log_line(
+            "LogModelResult",
+            {
+                "execution_time": 0.2,
+                "status": "OK",
+                "node_info": _node_info("model.p.good", "success", "s.good"),
+            },
+        ),
+        _log_line("SkippingDetails", {"node_info": _node_info("model.p.down", "skipped")}),
+        _log_line("LogTestResult", {"execution_time": 0.3, "node_info": _node_info("test.p.t.1", "fail")}),
+        _log_line("RunResultError", {"node_info": _node_info("model.p.bad", "")}),
+    ]
+    for line in lines:
+        publisher.on_log_line(line)
+    assert not publisher.dbt_ran
+    publisher.on_log_line(_log_line("StatsLine", {"stats": {"error": 2, "pass": 1, "skip": 1}}))
+    assert publisher.dbt_ran
+    results = publisher.close()
+    assert {u: r["status"] for u, r in results.items()} == {
+        "model.p.bad": "error",
+        "model.p.good": "success",
+        "model.p.down": "skipped",
+        "test.p.t.1": "fail",
+    }
+    assert results["model.p.good"] == {
+        "unique_id": "model.p.good",
+        "status": "success",
+        "execution_time": 0.2,
+        "invocation_id": "inv",
+        "relation_name": "s.good",
+    }
+    assert pushed[-1] == {"id": "b1", "results": results}
+
+
+def test_the_build_log_reader_reads_only_the_dbt_container():
+    from dbt_spark_operator.watcher_pod import BuildLogReader
+
+    seen: list[str] = []
+    reader = BuildLogReader(SimpleNamespace(on_log_line=seen.append))  # type: ignore[arg-type]
+    reader.progress_callback(
+        line=" a \n", client=None, mode="sync", container_name="base", timestamp=None, pod=None
+    )
+    reader.progress_callback(
+        line="b", client=None, mode="sync", container_name="airflow-xcom-sidecar", timestamp=None, pod=None
+    )
+    assert seen == ["a"]
+
+
+def test_watcher_kubernetes_builds_in_a_pod_and_its_node_tasks_run_their_node_in_their_pod():
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from dbt_spark_operator.watcher_pod import DbtBuildPodProducer
+
+    with DAG("wk", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
+        dbt_task_group("analytics", execution="watcher_kubernetes")
+    build_task = dag.task_dict["analytics.dbt_build"]
+    assert isinstance(build_task, DbtBuildPodProducer) and build_task.retries == 0
+    assert build_task.log_format == "json" and build_task.image_pull_policy == "Never"
+    assert build_task.labels["dbt-resource-type"] == "build"
+    mirrors = [t for t in dag.tasks if t.start_from_trigger]
+    assert {t.task_id for t in mirrors} == set(build_task.node_tasks)
+    assert {type(t).__name__ for t in mirrors} == {
+        "DbtSeedKubernetesMirror",
+        "DbtRunKubernetesMirror",
+        "DbtTestKubernetesMirror",
+        "DbtSnapshotKubernetesMirror",
+    }
+    assert all(hasattr(t, "build_pod_request_obj") for t in mirrors)  # their own run is a pod
+    restored = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    assert (
+        restored.get_task("analytics.simple_pipeline.run").start_trigger_args.next_method
+        == "resume_from_build"
+    )

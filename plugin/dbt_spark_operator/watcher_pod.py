@@ -1,0 +1,70 @@
+"""``watcher_kubernetes`` execution: the build runs in one pod (Cosmos's ``DbtBuildKubernetesOperator``
+with the package's pod settings), and the worker reads each node's result from the pod's log as
+KubernetesPodOperator streams it (dbt's JSON log, through the operator's public ``callbacks``).
+
+The node tasks are :mod:`~dbt_spark_operator.watcher`'s mirrors of the Kubernetes execution's tasks: they
+start in the triggerer and, when they run their node themselves, run it in its own pod.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.callbacks import KubernetesPodOperatorCallback
+from cosmos.operators.kubernetes import DbtBuildKubernetesOperator
+
+from dbt_spark_operator.watcher import ResultPublisher, rebuild_selection
+
+log = logging.getLogger(__name__)
+
+
+class BuildLogReader(KubernetesPodOperatorCallback):
+    """Hands every line of the build container's log to the :class:`ResultPublisher` as
+    KubernetesPodOperator reads it (``get_logs``), before the pod ends."""
+
+    def __init__(self, publisher: ResultPublisher) -> None:
+        self.publisher = publisher
+
+    def progress_callback(self, *, line: str, container_name: str = "base", **kwargs: Any) -> None:  # type: ignore[override]
+        if container_name == "base":
+            self.publisher.on_log_line(line.strip())
+
+
+class DbtBuildPodProducer(DbtBuildKubernetesOperator):
+    """``dbt build`` of the group's selection in one pod, each node's result published as dbt logs it.
+
+    Tries, retries and success as :class:`~dbt_spark_operator.watcher.DbtBuildProducer`: the build
+    succeeds when dbt ran every node it could (its "Done." line logged), even when the pod exits 1
+    because some nodes failed; anything else (the pod never started, dbt's own error) fails it."""
+
+    def __init__(self, *, node_tasks: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        kwargs["retries"] = 0
+        super().__init__(log_format="json", **kwargs)
+        self.node_tasks: dict[str, str] = dict(node_tasks or {})  # task id -> dbt selector
+
+    def execute(self, context: Any, **kwargs: Any) -> Any:
+        ti = context["ti"]
+        todo = rebuild_selection(ti, self.node_tasks)
+        if todo == []:
+            return None
+        if todo:  # exactly those nodes: not the tests dbt would add of a selected model (indirect selection)
+            self.select, self.exclude, self.selector = " ".join(todo), None, None
+            self.indirect_selection = "empty"
+        publisher = ResultPublisher(ti, str(uuid.uuid4()))
+        callbacks: list[Any] = list(getattr(self, "callbacks", None) or [])
+        self.callbacks = [*callbacks, BuildLogReader(publisher)]
+        self.__dict__.pop("pod_manager", None)  # a pod manager made earlier holds the earlier callbacks
+        try:
+            return super().execute(context, **kwargs)
+        except Exception:
+            if not publisher.dbt_ran:
+                raise
+            log.info("The build pod exited non-zero after dbt ran every node it could")
+            publisher.log_failed()
+            return None
+        finally:
+            results = publisher.close()
+            log.info("dbt build published the results of %d nodes", len(results))
