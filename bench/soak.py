@@ -3,6 +3,12 @@ through a real Airflow 3 (PostgreSQL, the four services, parallelism 4, the proj
 default) against a local engine of its own. Every run must succeed with every task at try 1: a task
 that failed or was retried although dbt built its node is the spurious failure this looks for.
 
+It also splits where a run's time goes after the build, per node task, from the task instances'
+timestamps: the **lag** from its last upstream task's end to its own start (the scheduler seeing it
+ready, the triggerer picking its trigger up) and its **duration** (the trigger's poll and the result
+handed back; for a model, its resume in a worker for the asset event too); and the **tail**, from the
+build's end to the run's end.
+
 Writes bench/SOAK_RESULTS.md; exits 1 when any run failed. Run: ``make soak`` (``make bench`` runs it too).
 """
 
@@ -63,10 +69,13 @@ def main() -> int:
                 "retried": retried,
                 "failures": "" if run["state"] == "success" else stack.failures(dag_id, run_id),
             }
+            row.update(breakdown(stack, dag_id, tis, run))
             rows.append(row)
             print(
                 f"run {row['run']}/{args.runs}: {row['state']} in {row['wall']:.1f} s, {row['tasks']} tasks "
-                f"{row['states']}, retried {len(retried)}",
+                f"{row['states']}, retried {len(retried)}; tail {row['tail']:.1f} s, lag/duration median: "
+                f"model {row['model_lag']:.1f}/{row['model_duration']:.1f} s, "
+                f"test {row['test_lag']:.1f}/{row['test_duration']:.1f} s",
                 flush=True,
             )
     finally:
@@ -77,6 +86,33 @@ def main() -> int:
     print(f"wrote {args.output}")
     bad = [r for r in rows if r["state"] != "success" or r["retried"] or set(r["states"]) != {"success"}]
     return 1 if bad or len(rows) != args.runs else 0
+
+
+def breakdown(stack: AirflowStack, dag_id: str, tis: dict[str, dict], run: dict) -> dict[str, float]:
+    """Medians of the node tasks' lag and duration (see the module's docstring), models and tests apart,
+    and the tail after the build."""
+    tasks = stack.request("GET", f"/dags/{dag_id}/tasks")["tasks"]
+    upstream: dict[str, list[str]] = {t["task_id"]: [] for t in tasks}
+    for task in tasks:
+        for down in task["downstream_task_ids"]:
+            upstream[down].append(task["task_id"])
+    found: dict[str, list[float]] = {
+        "model_lag": [],
+        "model_duration": [],
+        "test_lag": [],
+        "test_duration": [],
+    }
+    build_end = max(_ts(ti["end_date"]) for t, ti in tis.items() if t.endswith(".dbt_build"))
+    for task_id, ti in tis.items():
+        if task_id.endswith(".dbt_build") or not ti["start_date"] or not ti["end_date"]:
+            continue
+        ready = max((_ts(tis[u]["end_date"]) for u in upstream[task_id]), default=_ts(run["start_date"]))
+        kind = "model" if task_id.endswith(".run") else "test"
+        found[f"{kind}_lag"].append(_ts(ti["start_date"]) - ready)
+        found[f"{kind}_duration"].append(_ts(ti["end_date"]) - _ts(ti["start_date"]))
+    result = {k: statistics.median(v) if v else 0.0 for k, v in found.items()}
+    result["tail"] = _ts(run["end_date"]) - build_end
+    return result
 
 
 def write_results(args: argparse.Namespace, rows: list[dict]) -> None:
@@ -95,13 +131,19 @@ def write_results(args: argparse.Namespace, rows: list[dict]) -> None:
         if walls
         else "No run finished.",
         "",
-        "| run | state | wall time (s) | tasks | task states | tasks retried |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "Lag: from a node task's last upstream task's end to its start; duration: its start to its end; "
+        "tail: from the build task's end to the run's end (medians over the run's node tasks, seconds).",
+        "",
+        "| run | state | wall time (s) | tasks | task states | tasks retried | tail after the build "
+        "| model lag / duration | test lag / duration |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         states = ", ".join(f"{k} {v}" for k, v in sorted(r["states"].items()))
         lines.append(
-            f"| {r['run']} | {r['state']} | {r['wall']:.1f} | {r['tasks']} | {states} | {len(r['retried'])} |"
+            f"| {r['run']} | {r['state']} | {r['wall']:.1f} | {r['tasks']} | {states} | {len(r['retried'])} "
+            f"| {r['tail']:.1f} | {r['model_lag']:.1f} / {r['model_duration']:.1f} "
+            f"| {r['test_lag']:.1f} / {r['test_duration']:.1f} |"
         )
     for r in rows:
         if r["failures"]:

@@ -219,6 +219,19 @@ def running_stack(
     assert leftovers == [], f"processes left running: {leftovers}"
 
 
+def engine_sql(engine: EngineStatus, statement: str) -> list[tuple[Any, ...]]:
+    """One statement on ``engine``."""
+    return run_query(engine.host, engine.port, statement, timeout=120)
+
+
+def give_watched_input(engine: EngineStatus) -> None:
+    """tests/dbt_projects/watched's table outside dbt, five rows: the tests drop it to fail a model."""
+    engine_sql(engine, "CREATE DATABASE IF NOT EXISTS watched")
+    engine_sql(engine, "DROP TABLE IF EXISTS watched.watched_input")
+    engine_sql(engine, "CREATE TABLE watched.watched_input (n INT, label STRING) USING iceberg")
+    engine_sql(engine, "INSERT INTO watched.watched_input VALUES (1,'a'),(2,'b'),(3,'c'),(4,'d'),(5,'e')")
+
+
 def kyuubi_connection(conn_id: str = "kyuubi_default", **fields: object) -> tuple[str, str]:
     """An Airflow connection as the environment variable Airflow reads it from."""
     return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "kyuubi", **fields})

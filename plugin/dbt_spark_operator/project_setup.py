@@ -243,13 +243,17 @@ class ProjectSetup:
 @dataclass(frozen=True)
 class ConnectionAtRun:
     """``pre_execute`` of every dbt task: the Kyuubi connection is read when the task runs, before dbt
-    starts or the pod is built (:meth:`ProjectSetup.apply_connection`); then the user's own hook, if any."""
+    starts or the pod is built (:meth:`ProjectSetup.apply_connection`); then the user's own hook, if any.
+
+    A task whose class sets ``connection_when_dbt_runs`` (a watcher's node task, which resumes in a
+    worker mostly to record an asset event) reads it itself, only when it runs dbt."""
 
     then: Callable[[Any], Any] | None = None
 
     def __call__(self, context: Any) -> None:
         task = context["task"]
-        task.dbt_setup.apply_connection(task)
+        if not getattr(task, "connection_when_dbt_runs", False):
+            task.dbt_setup.apply_connection(task)
         if self.then is not None:
             self.then(context)
 

@@ -51,7 +51,7 @@ TERMINAL = SUCCESS | FAILED | {"skipped", "partial success"}  # a node's status 
 FINAL = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})  # the build's states
 # Node task states the build leaves alone when it builds again: done, or running their node themselves.
 NOT_REBUILT = frozenset({"success", "scheduled", "queued", "running", "restarting"})
-POKE_SECONDS = 1.0
+POKE_SECONDS = 0.5  # a node task's wait per level of the graph; one request per DAG run per poke
 
 
 # --- the build task -------------------------------------------------------------------------------
@@ -156,10 +156,22 @@ class ResultPublisher:
         return self._results
 
 
-def rebuild_selection(ti: Any, node_tasks: Mapping[str, str]) -> list[str] | None:
-    """What a build's try builds: None on its first try (the group's selection); on a later one (the
-    build task cleared) the selectors of the nodes whose tasks did not succeed and are not running
-    their node themselves, an empty list when there are none (then an empty result is published)."""
+def start_build(task: Any, ti: Any) -> ResultPublisher | None:
+    """Set ``task`` (a build task with ``node_tasks``) to what this try builds and return the publisher
+    of its results; None when there is nothing to build (an empty result published). Its first try
+    builds the group's selection; a later one (the build task cleared) exactly the nodes whose tasks did
+    not succeed and are not running their node themselves (not the tests dbt would add of a selected
+    model)."""
+    todo = _rebuild_selection(ti, task.node_tasks)
+    if todo == []:
+        return None
+    if todo:
+        task.select, task.exclude, task.selector = " ".join(todo), None, None
+        task.indirect_selection = "empty"
+    return ResultPublisher(ti, str(uuid.uuid4()))
+
+
+def _rebuild_selection(ti: Any, node_tasks: Mapping[str, str]) -> list[str] | None:
     if ti.try_number <= 1:
         return None
     states = ti.get_task_states(dag_id=ti.dag_id, task_ids=list(node_tasks), run_ids=[ti.run_id]).get(
@@ -190,14 +202,9 @@ class DbtBuildProducer(DbtBuildLocalOperator):
         self.node_tasks: dict[str, str] = dict(node_tasks or {})  # task id -> dbt selector
 
     def execute(self, context: Any, **kwargs: Any) -> Any:
-        ti = context["ti"]
-        todo = rebuild_selection(ti, self.node_tasks)
-        if todo == []:
+        publisher = start_build(self, context["ti"])
+        if publisher is None:
             return None
-        if todo:  # exactly those nodes: not the tests dbt would add of a selected model (indirect selection)
-            self.select, self.exclude, self.selector = " ".join(todo), None, None
-            self.indirect_selection = "empty"
-        publisher = ResultPublisher(ti, str(uuid.uuid4()))
         self._publisher = publisher
         callbacks: list[Any] = list(getattr(self, "_dbt_runner_callbacks", None) or [])
         self._dbt_runner_callbacks = [*callbacks, publisher.on_event]
@@ -224,7 +231,7 @@ class DbtBuildProducer(DbtBuildLocalOperator):
 
 
 class _BuildView:
-    """One poll of the build task's state and results per DAG run and second, shared by every node
+    """One poll of the build task's state and results per DAG run and ``POKE_SECONDS``, shared by every node
     trigger of that run in this triggerer (hundreds of triggers, one request each per poll)."""
 
     _cache: dict[tuple[str, str, str], tuple[float, asyncio.Future[tuple[str | None, Any]]]] = {}
@@ -334,6 +341,7 @@ class MirrorMixin:
 
     start_from_trigger = True
     start_trigger_args: StartTriggerArgs
+    connection_when_dbt_runs = True  # ConnectionAtRun leaves it to _run_node: an asset event needs none
 
     def resume_from_build(self, context: Any, event: Mapping[str, Any] | None = None) -> Any:
         """In a worker, after :class:`NodeTrigger`: record the mirrored result, or run the node."""
@@ -341,7 +349,7 @@ class MirrorMixin:
         if event.get("action") == "mirrored":
             self._keep_result(dict(event.get("result") or {}))
             return None
-        return super().execute(context)  # type: ignore[misc]
+        return self._run_node(context)
 
     def execute(self, context: Any) -> Any:
         """Only where no triggerer starts the task (``airflow dags test`` runs every task in one process,
@@ -354,6 +362,11 @@ class MirrorMixin:
         if status in SUCCESS:
             self._keep_result(dict(result or {}))
             return None
+        return self._run_node(context)
+
+    def _run_node(self, context: Any) -> Any:
+        """Run the node as the task of its execution does, the connection read (and checked) first."""
+        self.dbt_setup.apply_connection(self)  # type: ignore[attr-defined]  # every dbt task has one
         return super().execute(context)  # type: ignore[misc]
 
     def _keep_result(self, result: dict[str, Any]) -> None:

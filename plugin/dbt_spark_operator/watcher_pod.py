@@ -9,14 +9,13 @@ start in the triggerer and, when they run their node themselves, run it in its o
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.callbacks import KubernetesPodOperatorCallback
 from cosmos.operators.kubernetes import DbtBuildKubernetesOperator
 
-from dbt_spark_operator.watcher import ResultPublisher, rebuild_selection
+from dbt_spark_operator.watcher import ResultPublisher, start_build
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +45,9 @@ class DbtBuildPodProducer(DbtBuildKubernetesOperator):
         self.node_tasks: dict[str, str] = dict(node_tasks or {})  # task id -> dbt selector
 
     def execute(self, context: Any, **kwargs: Any) -> Any:
-        ti = context["ti"]
-        todo = rebuild_selection(ti, self.node_tasks)
-        if todo == []:
+        publisher = start_build(self, context["ti"])
+        if publisher is None:
             return None
-        if todo:  # exactly those nodes: not the tests dbt would add of a selected model (indirect selection)
-            self.select, self.exclude, self.selector = " ".join(todo), None, None
-            self.indirect_selection = "empty"
-        publisher = ResultPublisher(ti, str(uuid.uuid4()))
         callbacks: list[Any] = list(getattr(self, "callbacks", None) or [])
         self.callbacks = [*callbacks, BuildLogReader(publisher)]
         self.__dict__.pop("pod_manager", None)  # a pod manager made earlier holds the earlier callbacks

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, running_stack
+from conftest import ROOT, engine_sql, give_watched_input, running_stack
 from dbt_spark_operator.dev.airflow_stack import AirflowStack
-from dbt_spark_operator.dev.engine import EngineStatus, run_query
+from dbt_spark_operator.dev.engine import EngineStatus
 from dbt_spark_operator.dev.generated_project import generate
 from dbt_spark_operator.project import write_manifest
 
@@ -70,17 +70,6 @@ def stack(engine: EngineStatus, large_dag: Path) -> Iterator[AirflowStack]:
         yield airflow
 
 
-def sql(engine: EngineStatus, statement: str) -> list[tuple[Any, ...]]:
-    return run_query(engine.host, engine.port, statement, timeout=120)
-
-
-def give_input(engine: EngineStatus) -> None:
-    sql(engine, "CREATE DATABASE IF NOT EXISTS watched")
-    sql(engine, "DROP TABLE IF EXISTS watched.watched_input")
-    sql(engine, "CREATE TABLE watched.watched_input (n INT, label STRING) USING iceberg")
-    sql(engine, "INSERT INTO watched.watched_input VALUES (1,'a'),(2,'b'),(3,'c'),(4,'d'),(5,'e')")
-
-
 def node_tests(task_ids: Any) -> list[str]:
     return [t for t in task_ids if t != BUILD and not t.endswith((".run", "_seed"))]
 
@@ -90,7 +79,7 @@ def states(stack: AirflowStack, run_id: str) -> dict[str, str]:
 
 
 def test_all_pass_every_task_success_and_tests_never_take_a_worker(stack, engine):
-    give_input(engine)
+    give_watched_input(engine)
     run = stack.wait_for_run(DAG_ID, stack.trigger(DAG_ID, "all_pass"))
     assert run["state"] == "success", stack.failures(DAG_ID, "all_pass")
     tis = stack.task_instances(DAG_ID, "all_pass")
@@ -99,11 +88,11 @@ def test_all_pass_every_task_success_and_tests_never_take_a_worker(stack, engine
     tests = node_tests(tis)
     assert len(tests) == 4 and all(tis[t]["queued_when"] is None for t in tests), "a test task took a worker"
     assert {ti["try_number"] for ti in tis.values()} == {1}
-    assert sql(engine, "SELECT events, total FROM watched.watched_report") == [(5, 30)]
+    assert engine_sql(engine, "SELECT events, total FROM watched.watched_report") == [(5, 30)]
 
 
 def test_a_failing_model_fails_its_task_and_only_what_depends_on_it(stack, engine):
-    sql(engine, "DROP TABLE watched.watched_input")
+    engine_sql(engine, "DROP TABLE watched.watched_input")
     run = stack.wait_for_run(DAG_ID, stack.trigger(DAG_ID, "input_missing"))
     assert run["state"] == "failed"
     found = states(stack, "input_missing")
@@ -119,7 +108,7 @@ def test_a_model_that_fails_once_succeeds_on_its_retry_with_every_event_once(sta
     the retry runs the model itself, the run succeeds, the incremental model holds each event once."""
     import threading
 
-    sql(engine, "DROP TABLE IF EXISTS watched.watched_input")
+    engine_sql(engine, "DROP TABLE IF EXISTS watched.watched_input")
     run_id = stack.trigger(DAG_ID, "fails_once")
 
     def give_back_when_failed() -> None:
@@ -128,7 +117,7 @@ def test_a_model_that_fails_once_succeeds_on_its_retry_with_every_event_once(sta
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:
             if stack.task_instances(DAG_ID, run_id).get(EVENTS, {}).get("state") == "up_for_retry":
-                give_input(engine)
+                give_watched_input(engine)
                 return
             time.sleep(1)
 
@@ -139,14 +128,14 @@ def test_a_model_that_fails_once_succeeds_on_its_retry_with_every_event_once(sta
     assert run["state"] == "success", stack.failures(DAG_ID, run_id)
     tries = stack.tries(DAG_ID, run_id)
     assert tries[EVENTS] == 2
-    assert sql(engine, "SELECT count(*), count(DISTINCT n) FROM watched.watched_events") == [(5, 5)]
-    assert sql(engine, "SELECT events, total FROM watched.watched_report") == [(5, 30)]
+    assert engine_sql(engine, "SELECT count(*), count(DISTINCT n) FROM watched.watched_events") == [(5, 5)]
+    assert engine_sql(engine, "SELECT events, total FROM watched.watched_report") == [(5, 30)]
 
 
 def test_clearing_one_model_reruns_it_alone_without_a_new_build(stack, engine):
     run_id = "fails_once"
     snapshots = "SELECT count(*) FROM watched.watched_tripled.snapshots"
-    before_snapshots = sql(engine, snapshots)[0][0]
+    before_snapshots = engine_sql(engine, snapshots)[0][0]
     before = stack.tries(DAG_ID, run_id)
     stack.clear(DAG_ID, run_id, ["watched.watched_tripled.run"])
     run = stack.wait_for_rerun(DAG_ID, run_id, "watched.watched_tripled.run", before)
@@ -156,7 +145,7 @@ def test_clearing_one_model_reruns_it_alone_without_a_new_build(stack, engine):
     assert {t: n for t, n in after.items() if t != "watched.watched_tripled.run"} == {
         t: n for t, n in before.items() if t != "watched.watched_tripled.run"
     }
-    assert sql(engine, snapshots)[0][0] == before_snapshots + 1  # the table rebuilt, once
+    assert engine_sql(engine, snapshots)[0][0] == before_snapshots + 1  # the table rebuilt, once
 
 
 def test_clearing_the_whole_run_starts_one_new_build(stack, engine):

@@ -27,9 +27,9 @@ from airflow.exceptions import AirflowException
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk import DAG
 
-from conftest import ROOT, cli, kyuubi_connection
+from conftest import ROOT, cli, engine_sql, give_watched_input, kyuubi_connection
 from dbt_spark_operator import dbt_task_group
-from dbt_spark_operator.dev.engine import EngineStatus, run_query
+from dbt_spark_operator.dev.engine import EngineStatus
 from dbt_spark_operator.local_run import run_locally
 from dbt_spark_operator.pod import pod_body, task_context
 from dbt_spark_operator.project import write_manifest
@@ -113,21 +113,10 @@ def run_build(task: DbtBuildPodProducer, ti: BuildTI) -> Any:
     return task.execute(context)
 
 
-def sql(engine: EngineStatus, statement: str) -> list[tuple[Any, ...]]:
-    return run_query(engine.host, engine.port, statement, timeout=120)
-
-
-def give_input(engine: EngineStatus) -> None:
-    sql(engine, "CREATE DATABASE IF NOT EXISTS watched")
-    sql(engine, "DROP TABLE IF EXISTS watched.watched_input")
-    sql(engine, "CREATE TABLE watched.watched_input (n INT, label STRING) USING iceberg")
-    sql(engine, "INSERT INTO watched.watched_input VALUES (1,'a'),(2,'b'),(3,'c'),(4,'d'),(5,'e')")
-
-
 def test_the_build_pod_publishes_every_node_s_result_from_its_log(
     watched_dag, build_task, pods_run_locally, engine
 ):
-    give_input(engine)
+    give_watched_input(engine)
     ti = BuildTI()
     run_build(build_task, ti)
     (pod,) = pods_run_locally
@@ -146,13 +135,13 @@ def test_the_build_pod_publishes_every_node_s_result_from_its_log(
     model = results["model.watched.watched_events"]
     assert model["relation_name"] == "watched.watched_events" and model["invocation_id"]
     assert model["execution_time"] > 0
-    assert sql(engine, "SELECT events, total FROM watched.watched_report") == [(5, 30)]
+    assert engine_sql(engine, "SELECT events, total FROM watched.watched_report") == [(5, 30)]
 
 
 def test_a_failing_model_fails_only_its_node_and_dbt_s_own_error_fails_the_build(
     build_task, pods_run_locally, engine
 ):
-    sql(engine, "DROP TABLE watched.watched_input")
+    engine_sql(engine, "DROP TABLE watched.watched_input")
     ti = BuildTI()
     run_build(build_task, ti)  # the pod exits 1, dbt ran every node it could: the build succeeds
     results = ti.pushed[-1]["results"]
@@ -169,7 +158,7 @@ def test_a_failing_model_fails_only_its_node_and_dbt_s_own_error_fails_the_build
 def test_a_cleared_build_rebuilds_only_the_nodes_whose_tasks_did_not_succeed(
     build_task, pods_run_locally, engine
 ):
-    give_input(engine)
+    give_watched_input(engine)
     not_done = {"watched.watched_events.run", "watched.watched_report.run"}
     states = {t: ("failed" if t in not_done else "success") for t in build_task.node_tasks}
     ti = BuildTI(try_number=2, states=states)

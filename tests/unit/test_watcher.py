@@ -180,7 +180,18 @@ def test_an_earlier_build_s_results_are_not_mirrored_before_the_new_build_runs(s
 
 
 class _RunsItsNode:
+    """A node's task: it runs its node; its connection is read before (counted)."""
+
+    def __init__(self) -> None:
+        self.connections_read = 0
+        self.dbt_setup = SimpleNamespace(apply_connection=self._read_connection)
+
+    def _read_connection(self, task: Any) -> None:
+        assert task is self
+        self.connections_read += 1
+
     def execute(self, context: Any) -> str:
+        assert self.connections_read, "dbt ran before the connection was read"
         return "ran the node"
 
 
@@ -216,7 +227,9 @@ def test_resumed_after_the_trigger_a_node_task_records_the_result_or_runs_its_no
     result = {"unique_id": "model.p.m", "status": "success", "invocation_id": "inv"}
     assert task.resume_from_build(context, {"action": "mirrored", "result": result}) is None
     assert task.dbt_pod_result["metadata"] == {"invocation_id": "inv"}
+    assert task.connections_read == 0  # an asset event needs no connection: no handshake per model
     assert task.resume_from_build(context, {"action": "run"}) == "ran the node"
+    assert task.connections_read == 1
     assert type(task).__name__ == "_RunsItsNodeMirror"
 
 
@@ -328,3 +341,16 @@ def test_watcher_kubernetes_builds_in_a_pod_and_its_node_tasks_run_their_node_in
         restored.get_task("analytics.simple_pipeline.run").start_trigger_args.next_method
         == "resume_from_build"
     )
+
+
+def test_a_node_task_reads_the_connection_only_when_it_runs_dbt_and_the_user_s_hook_still_runs():
+    from dbt_spark_operator.project_setup import ConnectionAtRun
+
+    calls: list[str] = []
+    task = SimpleNamespace(dbt_setup=SimpleNamespace(apply_connection=lambda t: calls.append("connection")))
+    task.connection_when_dbt_runs = w.MirrorMixin.connection_when_dbt_runs
+    ConnectionAtRun(then=lambda context: calls.append("user hook"))({"task": task})
+    assert calls == ["user hook"]
+    task.connection_when_dbt_runs = False  # any other dbt task
+    ConnectionAtRun()({"task": task})
+    assert calls == ["user hook", "connection"]
