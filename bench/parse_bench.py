@@ -86,6 +86,10 @@ REPORT_BODIES = {
     from dbt_spark_operator import dbt_task_group
     dbt_task_group(PROJECT, execution="watcher")
 """,
+    "ours, watcher_kubernetes": """
+    from dbt_spark_operator import dbt_task_group
+    dbt_task_group(PROJECT, execution="watcher_kubernetes")
+""",
     "Cosmos manifest, kubernetes": """
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, LoadMode

@@ -12,6 +12,7 @@ spurious failure.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +129,13 @@ def test_a_model_that_fails_once_succeeds_on_its_retry_with_every_event_once(sta
     assert run["state"] == "success", stack.failures(DAG_ID, run_id)
     tries = stack.tries(DAG_ID, run_id)
     assert tries[EVENTS] == 2
+    # Never two runs of one node at once: the retry ran the model (its table's last write) after the
+    # build had ended.
+    build_end = datetime.fromisoformat(stack.task_instances(DAG_ID, run_id)[BUILD]["end_date"]).timestamp()
+    (written,) = engine_sql(
+        engine, "SELECT unix_timestamp(max(committed_at)) FROM watched.watched_events.snapshots"
+    )[0]
+    assert written >= int(build_end)
     assert engine_sql(engine, "SELECT count(*), count(DISTINCT n) FROM watched.watched_events") == [(5, 5)]
     assert engine_sql(engine, "SELECT events, total FROM watched.watched_report") == [(5, 30)]
 
