@@ -12,6 +12,9 @@ model, snapshot and test keeps its own task, which mirrors its node's result fro
 - A cleared build task (a whole run cleared, or "clear failed tasks") builds again, in one ``dbt
   build``, the nodes whose tasks did not succeed.
 
+``watcher_kubernetes`` (:mod:`~dbt_spark_operator.watcher_pod`) builds in one pod instead and reads the
+results from the pod's log; its node tasks are the same mirrors, of the Kubernetes execution's tasks.
+
 Why not Cosmos's ``ExecutionMode.WATCHER``: its consumers are sensors that take a worker to start, defer,
 and take another to resume; with hundreds of nodes that worker churn, not dbt, is the run's cost, and a
 deferral's exit races the trigger that fires at once (an Airflow core race, see docs/watcher.md). A
@@ -336,7 +339,7 @@ def _resume(payload: dict[str, Any]) -> TriggerEvent:
 
 
 class MirrorMixin:
-    """Mixed into a Cosmos local operator of one node: the task starts in the triggerer
+    """Mixed into a Cosmos local or Kubernetes operator of one node: the task starts in the triggerer
     (:class:`NodeTrigger`) and resumes in a worker only to run its node or to emit its asset event."""
 
     start_from_trigger = True
