@@ -15,6 +15,7 @@ Writes bench/SOAK_RESULTS.md; exits 1 when any run failed. Run: ``make soak`` (`
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import tempfile
@@ -26,6 +27,7 @@ from run_bench import DAG_FILE, EXECUTORS, ROOT, THREADS, _ts, kyuubi_connection
 
 from dbt_spark_operator.dev.airflow_stack import AirflowStack, Postgres, free_port
 from dbt_spark_operator.dev.generated_project import generate
+from dbt_spark_operator.watcher import BUILD_TASK
 
 
 def main() -> int:
@@ -54,6 +56,7 @@ def main() -> int:
     try:
         stack.start(connections={"kyuubi_default": kyuubi_connection(port)})
         stack.wait_for_dag(dag_id)
+        upstream = upstream_tasks(stack, dag_id)
         for i in range(args.runs):
             run_id = f"soak-{i}"
             run = stack.wait_for_run(dag_id, stack.trigger(dag_id, run_id), timeout=3600)
@@ -69,7 +72,7 @@ def main() -> int:
                 "retried": retried,
                 "failures": "" if run["state"] == "success" else stack.failures(dag_id, run_id),
             }
-            row.update(breakdown(stack, dag_id, tis, run))
+            row.update(breakdown(upstream, tis, run))
             rows.append(row)
             print(
                 f"run {row['run']}/{args.runs}: {row['state']} in {row['wall']:.1f} s, {row['tasks']} tasks "
@@ -82,42 +85,59 @@ def main() -> int:
         stack.stop()
         postgres.stop()
         engine.down()
-    write_results(args, rows)
-    print(f"wrote {args.output}")
-    bad = [r for r in rows if r["state"] != "success" or r["retried"] or set(r["states"]) != {"success"}]
-    return 1 if bad or len(rows) != args.runs else 0
+        write_results(args, rows)  # the runs so far, also when one timed out
+        print(f"wrote {args.output}")
+    return 0 if len(rows) == args.runs and all(map(clean, rows)) else 1
 
 
-def breakdown(stack: AirflowStack, dag_id: str, tis: dict[str, dict], run: dict) -> dict[str, float]:
-    """Medians of the node tasks' lag and duration (see the module's docstring), models and tests apart,
-    and the tail after the build."""
+def clean(row: dict) -> bool:
+    """A run without a spurious failure: success, every task success at try 1."""
+    return row["state"] == "success" and not row["retried"] and set(row["states"]) == {"success"}
+
+
+def upstream_tasks(stack: AirflowStack, dag_id: str) -> dict[str, list[str]]:
+    """Each task's upstream task ids, from the DAG's tasks as the REST API lists them."""
     tasks = stack.request("GET", f"/dags/{dag_id}/tasks")["tasks"]
     upstream: dict[str, list[str]] = {t["task_id"]: [] for t in tasks}
     for task in tasks:
         for down in task["downstream_task_ids"]:
             upstream[down].append(task["task_id"])
+    return upstream
+
+
+def breakdown(upstream: dict[str, list[str]], tis: dict[str, dict], run: dict) -> dict[str, float]:
+    """Medians of the node tasks' lag and duration (see the module's docstring), models and tests apart,
+    and the tail after the build (NaN without a finished build: ``local`` execution, a failed run)."""
+
+    def ended(task_id: str) -> float | None:
+        end = tis.get(task_id, {}).get("end_date")
+        return _ts(end) if end else None
+
     found: dict[str, list[float]] = {
         "model_lag": [],
         "model_duration": [],
         "test_lag": [],
         "test_duration": [],
     }
-    build_end = max(_ts(ti["end_date"]) for t, ti in tis.items() if t.endswith(".dbt_build"))
+    builds = [t for t in tis if t.rsplit(".", 1)[-1] == BUILD_TASK]
     for task_id, ti in tis.items():
-        if task_id.endswith(".dbt_build") or not ti["start_date"] or not ti["end_date"]:
+        if task_id in builds or not ti["start_date"] or not ti["end_date"]:
             continue
-        ready = max((_ts(tis[u]["end_date"]) for u in upstream[task_id]), default=_ts(run["start_date"]))
+        upstream_ends = [e for e in map(ended, upstream.get(task_id, [])) if e is not None]
+        ready = max(upstream_ends, default=_ts(run["start_date"]))
         kind = "model" if task_id.endswith(".run") else "test"
         found[f"{kind}_lag"].append(_ts(ti["start_date"]) - ready)
         found[f"{kind}_duration"].append(_ts(ti["end_date"]) - _ts(ti["start_date"]))
     result = {k: statistics.median(v) if v else 0.0 for k, v in found.items()}
-    result["tail"] = _ts(run["end_date"]) - build_end
+    build_ends = [e for e in map(ended, builds) if e is not None]
+    run_end = _ts(run["end_date"]) if run.get("end_date") else None
+    result["tail"] = run_end - max(build_ends) if build_ends and run_end else math.nan
     return result
 
 
 def write_results(args: argparse.Namespace, rows: list[dict]) -> None:
     walls = [r["wall"] for r in rows]
-    ok = sum(r["state"] == "success" and not r["retried"] and set(r["states"]) == {"success"} for r in rows)
+    ok = sum(map(clean, rows))
     lines = [
         "# Soak: consecutive runs without a spurious failure",
         "",
