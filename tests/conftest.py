@@ -28,6 +28,8 @@ if os.environ.get("CI"):
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SESSION_DIR = Path(tempfile.mkdtemp(prefix="dbt-spark-operator-tests-"))
+# The newest Kubernetes schema kubernetes-validate ships: every manifest is checked against it.
+K8S_VERSION = "1.37.0"
 
 # A kubeconfig naming a cluster that is never contacted: KubernetesPodOperator asks it whether the
 # worker runs in-cluster while it builds a pod. The kubernetes client reads KUBECONFIG at import.

@@ -16,11 +16,10 @@ import pytest
 import yaml
 from airflow.dag_processing.dagbag import DagBag
 
-from conftest import EXPECTED_SIMPLE_PIPELINE, ROOT, query
+from conftest import EXPECTED_SIMPLE_PIPELINE, K8S_VERSION, ROOT, query
 from dbt_spark_operator.local_run import run_locally
 from dbt_spark_operator.pod import render_pod
 
-K8S = "1.37.0"
 VALUES = ROOT / "helm-values"
 
 
@@ -49,7 +48,7 @@ def test_extra_manifests_validate_strictly(name):
     docs = list(yaml.safe_load_all((VALUES / name).read_text()))
     assert docs
     for doc in docs:
-        kubernetes_validate.validate(doc, K8S, strict=True)
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
 def test_airflow_values_keep_the_first_versions_failures_away():
@@ -67,7 +66,7 @@ def test_airflow_values_keep_the_first_versions_failures_away():
     assert conn["secretName"] == "kyuubi-connection"
     api = values["apiServer"]
     kubernetes_validate.validate(
-        as_pod(api["extraVolumes"], api["extraVolumeMounts"], values["env"]), K8S, strict=True
+        as_pod(api["extraVolumes"], api["extraVolumeMounts"], values["env"]), K8S_VERSION, strict=True
     )
     # Task pods run this package's image too, and git-sync follows the branch by the key it reads.
     assert values["images"]["pod_template"] == values["images"]["airflow"]
@@ -82,7 +81,7 @@ def test_whatever_parses_dag_files_mounts_the_projects_read_only(name):
     env = {e["name"]: e["value"] for e in load("airflow.yaml")["env"]}
     for component in ("dagProcessor", "workers"):
         volumes, mounts = values[component]["extraVolumes"], values[component]["extraVolumeMounts"]
-        kubernetes_validate.validate(as_pod(volumes, mounts), K8S, strict=True)
+        kubernetes_validate.validate(as_pod(volumes, mounts), K8S_VERSION, strict=True)
         (mount,) = [m for m in mounts if m["name"] == "dbt-projects"]
         assert mount["mountPath"] == env["DBT_SPARK_PROJECTS_DIR"] and mount["readOnly"] is True
         (volume,) = [v for v in volumes if v["name"] == "dbt-projects"]
@@ -120,7 +119,7 @@ def test_kyuubi_values():
     # Credentials only from Secrets: no key material in the files, env from secretKeyRef.
     text = (VALUES / "kyuubi.yaml").read_text()
     assert not re.search(r"(secret-access-key|password)\s*=", text, re.I)
-    kubernetes_validate.validate(as_pod(env=values["env"]), K8S, strict=True)
+    kubernetes_validate.validate(as_pod(env=values["env"]), K8S_VERSION, strict=True)
     assert all("secretKeyRef" in e["valueFrom"] for e in values["env"])
     role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -128,7 +127,7 @@ def test_kyuubi_values():
         "metadata": {"name": "r"},
         "rules": values["rbac"]["rules"],
     }
-    kubernetes_validate.validate(role, K8S, strict=True)
+    kubernetes_validate.validate(role, K8S_VERSION, strict=True)
 
 
 def test_minio_values_keep_credentials_in_a_secret():

@@ -16,12 +16,11 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import DAG
 
-from conftest import ROOT, SESSION_DIR, kyuubi_connection
+from conftest import K8S_VERSION, ROOT, SESSION_DIR, kyuubi_connection
 from dbt_spark_operator import DbtSparkOperatorError, PodSettings, dbt_task_group
 from dbt_spark_operator.operators import OPERATORS
 from dbt_spark_operator.pod import pod_body, render_pod
 
-K8S_VERSION = "1.37.0"
 FOLDERS = ("dags", "tests/integration_dags", "tests/user_dags")
 
 

@@ -15,14 +15,13 @@ import pytest
 import yaml
 from airflow.dag_processing.dagbag import DagBag
 
-from conftest import ROOT, cli, dags_test, query
+from conftest import K8S_VERSION, ROOT, cli, dags_test, query
 from dbt_spark_operator import dbt_asset
 from dbt_spark_operator.pod import pod_body, render_pod
 from dbt_spark_operator.project import packages_dir
 
 SHOP = ROOT / "tests" / "dbt_projects" / "shop"
 DAGS = ROOT / "tests" / "user_dags"
-K8S_VERSION = "1.37.0"
 
 
 @pytest.fixture(scope="module")

@@ -27,7 +27,7 @@ from airflow.exceptions import AirflowException
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk import DAG
 
-from conftest import ROOT, cli, engine_sql, give_watched_input, kyuubi_connection
+from conftest import K8S_VERSION, ROOT, cli, engine_sql, give_watched_input, kyuubi_connection
 from dbt_spark_operator import dbt_task_group
 from dbt_spark_operator.dev.engine import EngineStatus
 from dbt_spark_operator.local_run import run_locally
@@ -37,7 +37,6 @@ from dbt_spark_operator.watcher import BUILD_KEY
 from dbt_spark_operator.watcher_pod import DbtBuildPodProducer
 
 WATCHED = ROOT / "tests" / "dbt_projects" / "watched"
-K8S_VERSION = "1.37.0"
 
 
 class BuildTI:

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from airflow.sdk import DAG
 
+from conftest import K8S_VERSION
 from dbt_spark_operator import DbtSparkOperatorError
 from dbt_spark_operator.flags import COMMAND_FLAGS, FLAGS, argv
 from dbt_spark_operator.operators import OPERATORS, DbtSparkRunOperator, DbtSparkTestOperator
@@ -90,7 +91,7 @@ def test_the_write_up_mistakes_fail_at_parse(cls, flag):
 def test_every_operator_pod_validates_strictly():
     for cls in OPERATORS:
         manifest = pod_body(render_pod(operator(cls), dry_run=True))
-        kubernetes_validate.validate(manifest, "1.37.0", strict=True)
+        kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
         names = [c["name"] for c in manifest["spec"]["containers"]]
         assert names == ["base", "airflow-xcom-sidecar"]  # the summary comes back through XCom
 

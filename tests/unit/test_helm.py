@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import K8S_VERSION, ROOT
 
 CHART = ROOT / "tests" / "charts" / "kyuubi-contract"
 VALUES = ROOT / "helm-values" / "kyuubi.yaml"
@@ -44,7 +44,7 @@ def test_helm_lints_and_renders_the_kyuubi_values(helm):
         "kyuubi-dbt-rest": 10099,
     }
     for doc in docs:
-        kubernetes_validate.validate(doc, "1.37.0", strict=True)
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
 def conf_settings(text: str) -> dict[str, str]:
@@ -60,7 +60,7 @@ def test_the_secure_values_take_the_keystore_and_its_password_from_a_secret(helm
     assert proc.returncode == 0, proc.stderr
     docs = {doc["kind"]: doc for doc in yaml.safe_load_all(proc.stdout) if doc}
     for doc in docs.values():
-        kubernetes_validate.validate(doc, "1.37.0", strict=True)
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
     conf = conf_settings(docs["ConfigMap"]["data"]["kyuubi-defaults.conf"])
     assert conf["kyuubi.authentication"] == "LDAP"
     assert conf["kyuubi.authentication.ldap.url"].startswith("ldaps://")

@@ -12,6 +12,7 @@ from airflow.sdk import DAG
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from conftest import K8S_VERSION
 from dbt_spark_operator import DbtSparkOperatorError, DbtSparkRunOperator
 from dbt_spark_operator.pod import label_value, pod_body, render_pod
 
@@ -82,7 +83,7 @@ def test_any_selectors_are_separate_arguments_in_a_valid_pod(selectors):
     args = manifest["spec"]["containers"][0]["args"]
     start = args.index("--select") + 1
     assert args[start : start + len(selectors)] == selectors  # no shell: each one argument, verbatim
-    kubernetes_validate.validate(manifest, "1.37.0", strict=True)
+    kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
 
 
 @SETTINGS
