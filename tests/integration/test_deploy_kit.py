@@ -54,7 +54,8 @@ def test_extra_manifests_validate_strictly(name):
 def test_airflow_values_keep_the_first_versions_failures_away():
     values = load("airflow.yaml")
     assert values["executor"] == "KubernetesExecutor" and values["allowPodLaunching"] is True
-    assert values["images"]["airflow"]["pullPolicy"] == "Never"
+    # One image setting for every Airflow pod, the task pods' template included (test_helm_airflow.py).
+    assert "images" not in values and values["defaultAirflowRepository"] == "airflow-dbt-spark"
     # The chart's own pod template (metadata and Execution API settings): no SQLite in task pods.
     assert "podTemplate" not in values and values.get("enableBuiltInSecretEnvVars") is None
     assert values["jwtSecretName"] and values["apiSecretKeySecretName"]
@@ -68,9 +69,9 @@ def test_airflow_values_keep_the_first_versions_failures_away():
     kubernetes_validate.validate(
         as_pod(api["extraVolumes"], api["extraVolumeMounts"], values["env"]), K8S_VERSION, strict=True
     )
-    # Task pods run this package's image too, and git-sync follows the branch by the key it reads.
-    assert values["images"]["pod_template"] == values["images"]["airflow"]
-    assert values["dags"]["gitSync"]["ref"] == "main" and "branch" not in values["dags"]["gitSync"]
+    # git-sync syncs `ref` alone: the chart's branch and rev emptied (test_helm_airflow.py fetches it).
+    git_sync = values["dags"]["gitSync"]
+    assert (git_sync["ref"], git_sync["branch"], git_sync["rev"]) == ("main", "", "")
 
 
 @pytest.mark.parametrize("name", ["airflow.yaml", "airflow-minikube.yaml"])
