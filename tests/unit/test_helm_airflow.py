@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+from helm_objects import containers, helm_binary, leaks, pod_specs
+from helm_objects import render as helm_render
 
 from conftest import K8S_VERSION, ROOT
 
@@ -27,45 +28,11 @@ MINIKUBE = ROOT / "helm-values" / "airflow-minikube.yaml"
 
 @pytest.fixture(scope="module")
 def helm() -> str:
-    found = shutil.which("helm")
-    assert found, "helm is missing: make tools (go install helm.sh/helm/v3/cmd/helm@v3.17.3)"
-    return found
+    return helm_binary()
 
 
 def render(helm: str, *files: Path, sets: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """`helm template airflow` of the contract chart with ``files`` (and ``--set`` ``sets``), in namespace
-    airflow: every object, the pod template (a file in the ConfigMap) as one more object."""
-    args = [f for path in files for f in ("-f", str(path))] + [s for kv in sets for s in ("--set", kv)]
-    lint = subprocess.run([helm, "lint", str(CHART), "--strict", *args], capture_output=True, text=True)
-    assert lint.returncode == 0, lint.stdout + lint.stderr
-    proc = subprocess.run(
-        [helm, "template", "airflow", str(CHART), "-n", "airflow", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    docs = [doc for doc in yaml.safe_load_all(proc.stdout) if doc]
-    (config,) = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "airflow-config"]
-    if "pod_template_file.yaml" in config["data"]:
-        docs.append(yaml.safe_load(config["data"]["pod_template_file.yaml"]))
-    return docs
-
-
-def pod_specs(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Every pod the objects make, by name: Deployments, StatefulSets and Jobs by their template, the
-    KubernetesExecutor's pod template as ``pod-template``."""
-    specs = {}
-    for doc in docs:
-        if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
-            specs[doc["metadata"]["name"]] = doc["spec"]["template"]["spec"]
-        elif doc["kind"] == "Pod":
-            specs["pod-template"] = doc["spec"]
-    return specs
-
-
-def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    return [*spec.get("initContainers", []), *spec["containers"]]
+    return helm_render("airflow-contract", "airflow", "airflow", *files, sets=sets)
 
 
 @pytest.fixture(scope="module")
@@ -266,36 +233,6 @@ def test_the_pod_template_kept_pull_policy_never_when_only_images_airflow_was_se
     )
     template = pod_specs(render(helm, VALUES, old))["pod-template"]
     assert template["containers"][0]["imagePullPolicy"] == "Never"
-
-
-SECRET_ARGUMENT = re.compile(r"(^-p$|^--password$|password[=:]|bindpw=|secret-key[=:])", re.I)
-# A variable that holds a secret itself (AIRFLOW__KUBERNETES_SECRETS__<name> holds "<Secret>=<key>").
-SECRET_NAME = re.compile(r"^(?!AIRFLOW__KUBERNETES_SECRETS__).*(PASSWORD|_SECRET|SECRET_KEY|_KEY)$")
-
-
-def leaks(docs: list[dict[str, Any]]) -> list[str]:
-    """Where a rendered container would hold a password in its command line or a plain environment value:
-    an argument that is a password flag or a `password=` setting, the value after `-p`, or an env value
-    that expands ($(VAR)) a variable Kubernetes takes from a Secret."""
-    found = []
-    for name, spec in pod_specs(docs).items():
-        for container in containers(spec):
-            words = [*container.get("command", []), *container.get("args", [])]
-            for i, word in enumerate(words):
-                if SECRET_ARGUMENT.search(word):
-                    found.append(f"{name}/{container['name']}: argument {word!r} {words[i + 1 : i + 2]}")
-            secret_vars = {
-                e["name"] for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})
-            }
-            for entry in container.get("env", []):
-                for ref in re.findall(r"\$\((\w+)\)", entry.get("value", "")):
-                    if ref in secret_vars:
-                        found.append(
-                            f"{name}/{container['name']}: {entry['name']} expands the Secret variable {ref}"
-                        )
-                if SECRET_NAME.search(entry["name"]) and "value" in entry:
-                    found.append(f"{name}/{container['name']}: {entry['name']} is a plain value")
-    return found
 
 
 def test_no_password_in_any_rendered_argument_or_environment_value(rendered):
