@@ -2,8 +2,9 @@
 charts of tests/charts): the API server's Pod Security admission (tools/podsecurity, the code of
 k8s.io/pod-security-admission) on every pod of the Airflow deployment and on Kyuubi's, and the kubelet's
 volume code (tools/kubeletvolume, k8s.io/kubernetes v1.34.4) writing Kyuubi's Secret volumes, whose files
-a process with the identity the pod gives the image's user (uid 10009) then reads. Both tools are built
-here with Go from the module proxy."""
+a process with the identity the pod gives the image's user (uid 10009) then reads; a JVM with the
+rendered trust-store options against a server a private CA signed. Both tools are built here with Go from
+the module proxy."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import pytest
 import yaml
 from helm_objects import VALUES, pod_specs, render
 
-from conftest import K8S_VERSION, ROOT, SESSION_DIR
+from conftest import K8S_VERSION, ROOT, SESSION_DIR, free_port
 
 AIRFLOW = VALUES / "airflow.yaml"
 KYUUBI = [VALUES / "kyuubi.yaml", VALUES / "kyuubi-secure.yaml"]
@@ -197,3 +198,84 @@ def test_without_fs_group_the_kyuubi_user_cannot_read_a_0400_keystore(kubeletvol
     assert (stat.st_uid, stat.st_gid, stat.st_mode & 0o777) == (0, 0, 0o400)
     read = read_as(keystore, 10009, 0, [])
     assert read.returncode != 0 and b"Permission denied" in read.stderr
+
+
+HANDSHAKE = """
+import javax.net.ssl.*;
+
+// What JNDI does for an ldaps:// URL: a socket from the JVM's default SSLSocketFactory, the server's
+// name checked as for LDAPS, the handshake.
+public class Handshake {
+    public static void main(String[] args) throws Exception {
+        SSLSocketFactory factory = (SSLSocketFactory) SSLSocketFactory.getDefault();
+        SSLSocket socket = (SSLSocket) factory.createSocket(args[0], Integer.parseInt(args[1]));
+        SSLParameters parameters = socket.getSSLParameters();
+        parameters.setEndpointIdentificationAlgorithm("LDAPS");
+        socket.setSSLParameters(parameters);
+        socket.startHandshake();
+        System.out.println("trusted " + socket.getSession().getPeerPrincipal());
+        socket.close();
+    }
+}
+"""
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_the_jvm_trusts_a_private_ldap_ca_through_the_rendered_options_and_no_password(tmp_path):
+    """kyuubi-ldaps-ca.yaml's KYUUBI_JAVA_OPTS, as rendered, on a real JVM (Java 17): a trust store made
+    as docs/production.md makes it (keytool, no password protection) lets the JVM's default socket
+    factory accept a server whose certificate the private CA signed; without the options the handshake
+    fails. Kyuubi's JVM itself does not run here."""
+    docs = render("kyuubi-contract", "kyuubi-dbt", "kyuubi", *KYUUBI, VALUES / "kyuubi-ldaps-ca.yaml")
+    (container,) = pod_specs(docs)["kyuubi-dbt"]["containers"]
+    options = {e["name"]: e for e in container["env"]}["KYUUBI_JAVA_OPTS"]["value"].split()
+    store_in_pod = options[0].removeprefix("-Djavax.net.ssl.trustStore=")
+    openssl = ("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2")
+    run(*openssl, "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=private LDAP CA", cwd=tmp_path)
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "ldap.key", "-out", "ldap.csr",
+        "-subj", "/CN=localhost", cwd=tmp_path)  # fmt: skip
+    (tmp_path / "san.ext").write_text("subjectAltName=DNS:localhost\n")
+    run("openssl", "x509", "-req", "-in", "ldap.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-days", "2", "-extfile", "san.ext", "-out", "ldap.pem", cwd=tmp_path)  # fmt: skip
+    run("keytool", "-importcert", "-noprompt", "-alias", "ldap-ca", "-file", "ca.pem", "-keystore",
+        "truststore.p12", "-storetype", "PKCS12", "-storepass", "changeit",
+        "-J-Dkeystore.pkcs12.certProtectionAlgorithm=NONE", "-J-Dkeystore.pkcs12.macAlgorithm=NONE",
+        cwd=tmp_path)  # fmt: skip
+    (tmp_path / "Handshake.java").write_text(HANDSHAKE)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "openssl",
+            "s_server",
+            "-accept",
+            f"127.0.0.1:{port}",
+            "-cert",
+            "ldap.pem",
+            "-key",
+            "ldap.key",
+            "-quiet",
+        ],
+        cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        jvm_options = [o.replace(store_in_pod, str(tmp_path / "truststore.p12")) for o in options]
+        handshake = ("Handshake.java", "localhost", str(port))
+        trusted = subprocess.run(
+            ["java", *jvm_options, *handshake], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert trusted.returncode == 0 and "trusted CN=localhost" in trusted.stdout, trusted.stderr[-2000:]
+        default = subprocess.run(
+            ["java", *handshake], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        )
+        assert default.returncode != 0 and "PKIX path building failed" in default.stderr
+    finally:
+        server.kill()
+        server.wait()
