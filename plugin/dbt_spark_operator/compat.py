@@ -81,27 +81,31 @@ def cosmos_node_config(task: Any) -> dict[str, Any]:
     return (getattr(task, "extra_context", None) or {}).get("dbt_node_config") or {}
 
 
-def cosmos_keep_pod_result(task: Any) -> None:
-    """Make a Cosmos Kubernetes task keep what its pod returned (the XCom sidecar's ``return.json``) as
-    ``task.dbt_pod_result``, for the task's ``post_execute``.
+def cosmos_pod_task(task: Any) -> None:
+    """Make a Cosmos Kubernetes task one of this package's pod tasks: :class:`~dbt_spark_operator.pod_task.
+    PodTaskMixin` (the XCom sidecar's image, a refused pod's reason) and what its pod returned (the XCom
+    sidecar's ``return.json``) kept as ``task.dbt_pod_result``, for the task's ``post_execute``.
 
-    Cosmos 1.15.1's ``_k8s_common.build_and_run_cmd`` calls ``KubernetesPodOperator.execute`` and only
-    logs its result: the task pushes no return value and no hook sees it. KubernetesPodOperator's
-    ``callbacks`` run before the sidecar is read. Its public ``extract_xcom(pod)`` reads it, called on
-    the task itself (provider 10.25), so the task's class becomes a subclass (same name and module:
-    serialized DAGs do not change) whose ``extract_xcom`` also keeps it. Unlike an instance attribute, a
-    class survives the copies Airflow makes of a task before running it.
+    Cosmos 1.15.1 builds the task group's operators itself (and its ``_k8s_common.build_and_run_cmd``
+    calls ``KubernetesPodOperator.execute`` and only logs its result: the task pushes no return value
+    and no hook sees it); KubernetesPodOperator's ``callbacks`` run before the sidecar is read. Its public
+    ``extract_xcom(pod)`` reads it, called on the task itself (provider 10.25), so the task's class
+    becomes a subclass (same name and module: serialized DAGs do not change) with the mixin and an
+    ``extract_xcom`` that also keeps it. Unlike an instance attribute, a class survives the copies
+    Airflow makes of a task before running it.
     """
-    task.__class__ = _keeping_result(type(task))
+    task.__class__ = _pod_task_class(type(task))
 
 
-_KEEPING: dict[type, type] = {}
+_POD_TASKS: dict[type, type] = {}
 
 
-def _keeping_result(cls: type) -> type:
+def _pod_task_class(cls: type) -> type:
+    from dbt_spark_operator.pod_task import PodTaskMixin
+
     if getattr(cls, "_keeps_pod_result", False):
         return cls
-    if cls not in _KEEPING:
+    if cls not in _POD_TASKS:
 
         def extract_xcom(self: Any, pod: Any) -> Any:
             result = cls.extract_xcom(self, pod)  # type: ignore[attr-defined]  # a KubernetesPodOperator
@@ -109,8 +113,8 @@ def _keeping_result(cls: type) -> type:
             return result
 
         namespace = {"extract_xcom": extract_xcom, "_keeps_pod_result": True, "__module__": cls.__module__}
-        _KEEPING[cls] = type(cls.__name__, (cls,), namespace)
-    return _KEEPING[cls]
+        _POD_TASKS[cls] = type(cls.__name__, (PodTaskMixin, cls), namespace)
+    return _POD_TASKS[cls]
 
 
 def connection_field(mapping: Any, field: str) -> Any:

@@ -42,6 +42,7 @@ from dbt_spark_operator.pod import (
     label_value,
     pod_name,
 )
+from dbt_spark_operator.pod_task import PodTaskMixin
 from dbt_spark_operator.process_group import stop_group
 from dbt_spark_operator.project_setup import GroupExecution, check_operator_args, project_setup
 from dbt_spark_operator.provider import DEFAULT_CONN_ID
@@ -50,7 +51,7 @@ from dbt_spark_operator.results import describe, summarize
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-class DbtSparkOperator(DbtKubernetesBaseOperator):
+class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
     """Run one dbt command against Kyuubi, in a pod or as a local process with the same argv and env.
 
     :param project: dbt project name under ``DBT_SPARK_PROJECTS_DIR``, or a path

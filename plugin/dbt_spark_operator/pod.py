@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.secret import Secret
+from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 from kubernetes.client import models as k8s
 
 from dbt_spark_operator import compat
@@ -31,6 +32,7 @@ PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 # enforces Pod Security "restricted"), or minikube's node paths (hostPath: refused even at "baseline").
 VOLUME_LAYOUTS = ("pvc", "minikube-hostpath")
 VOLUMES_ENV = "DBT_SPARK_VOLUMES"
+XCOM_SIDECAR_IMAGE_ENV = "DBT_SPARK_XCOM_SIDECAR_IMAGE"
 ARTIFACT_ENV = "DBT_SPARK_ARTIFACT"
 DOCS_DAG_ENV = "DBT_SPARK_DOCS_DAG"  # set by the docs task: the DAG recorded beside the site it wrote
 XCOM_DIR = "/airflow/xcom"  # KubernetesPodOperator's sidecar reads return.json from here
@@ -119,6 +121,12 @@ def default_volume_layout() -> str:
     return os.environ.get(VOLUMES_ENV) or "pvc"
 
 
+def default_xcom_sidecar_image() -> str | None:
+    """``DBT_SPARK_XCOM_SIDECAR_IMAGE``, else None: KubernetesPodOperator's own choice (the Kubernetes
+    connection's ``xcom_sidecar_container_image``, else its pinned ``alpine``)."""
+    return os.environ.get(XCOM_SIDECAR_IMAGE_ENV) or None
+
+
 @dataclass(frozen=True)
 class PodSettings:
     """What every dbt pod gets; ``with_(...)`` returns a changed copy.
@@ -146,6 +154,9 @@ class PodSettings:
     run_as_user: int = 10001  # the dbt-spark image's user (image/Dockerfile)
     extra_volumes: Sequence[k8s.V1Volume | Mapping[str, Any]] = ()  # dicts are converted (or rejected)
     extra_volume_mounts: Sequence[k8s.V1VolumeMount | Mapping[str, Any]] = ()
+    # The image of the XCom sidecar that carries a command operator's result out of its pod (pulled with
+    # image_pull_policy): a cluster that cannot pull the provider's alpine names a local one.
+    xcom_sidecar_image: str | None = field(default_factory=default_xcom_sidecar_image)
 
     @classmethod
     def minikube(cls, **changes: Any) -> PodSettings:
@@ -176,6 +187,8 @@ class PodSettings:
         for mount in mounts:
             if mount.name not in names:
                 raise DbtSparkOperatorError(f"volume mount {mount.name!r} names no volume (extra_volumes)")
+        if self.xcom_sidecar_image is not None and not self.xcom_sidecar_image.strip():
+            raise DbtSparkOperatorError("xcom_sidecar_image must name an image (or be None)")
         if self.password_secret is not None and (
             len(self.password_secret) != 2 or not all(self.password_secret)
         ):
@@ -266,6 +279,18 @@ class PodSettings:
             name, key = self.password_secret
             secrets.append(Secret("env", password_env_var, name, key))  # type: ignore[no-untyped-call]
         return k8s.V1EnvVar(name=PROFILE_ENV, value=profile_yaml), secrets
+
+
+def with_xcom_sidecar_image(pod: k8s.V1Pod, settings: PodSettings) -> k8s.V1Pod:
+    """``pod`` with its XCom sidecar (if it has one) running ``settings.xcom_sidecar_image``, pulled as the
+    dbt container is; unchanged when no image is set."""
+    if settings.xcom_sidecar_image is None:
+        return pod
+    for container in pod.spec.containers:
+        if container.name == PodDefaults.SIDECAR_CONTAINER_NAME:
+            container.image = settings.xcom_sidecar_image
+            container.image_pull_policy = settings.image_pull_policy
+    return pod
 
 
 def hardened_container() -> k8s.V1SecurityContext:

@@ -284,6 +284,7 @@ def dbt_run_operation(
             profile_config=setup.profile,
             **setup.kubernetes_operator_args,
         )
+        compat.cosmos_pod_task(pod_task)
         pod_task.name = pod_name(task_id)
         pod_task.labels = {
             **pod_task.labels,
@@ -332,14 +333,14 @@ def _node_assets(task: Any, assets: ProjectAssets, kubernetes: bool) -> None:
         return
     task.outlets = [outlet]
     if kubernetes:
-        task.do_xcom_push = True
-        compat.cosmos_keep_pod_result(task)
+        task.do_xcom_push = True  # the sidecar carries dbt's result for the asset event
 
 
 def _per_node_pod_settings(task: Any) -> None:
     """Labels naming the dbt node, and resources from the node's ``meta`` when it sets them."""
     from dbt_spark_operator.pod import label_value, pod_name, resources
 
+    compat.cosmos_pod_task(task)
     node = compat.cosmos_node_config(task)
     task.name = pod_name(task.task_id)
     task.labels = {

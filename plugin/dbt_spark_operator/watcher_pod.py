@@ -15,6 +15,7 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.callbacks import KubernetesPodOperatorCallback
 from cosmos.operators.kubernetes import DbtBuildKubernetesOperator
 
+from dbt_spark_operator.pod_task import PodTaskMixin
 from dbt_spark_operator.watcher import ResultPublisher, start_build
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class BuildLogReader(KubernetesPodOperatorCallback):
             self.publisher.on_log_line(line.strip())
 
 
-class DbtBuildPodProducer(DbtBuildKubernetesOperator):
+class DbtBuildPodProducer(PodTaskMixin, DbtBuildKubernetesOperator):
     """``dbt build`` of the group's selection in one pod, each node's result published as dbt logs it.
 
     Tries, retries and success as :class:`~dbt_spark_operator.watcher.DbtBuildProducer`: the build

@@ -195,19 +195,19 @@ def test_cosmos_kubernetes_tasks_hand_the_pod_result_to_extract_xcom_only():
 
     source = inspect.getsource(k8s_common.build_and_run_cmd)
     assert "pod_operator_class.execute(operator, context)" in source and "return result" not in source, (
-        "compat.cosmos_keep_pod_result: Cosmos's build_and_run_cmd changed (returns the result?)"
+        "compat.cosmos_pod_task: Cosmos's build_and_run_cmd changed (returns the result?)"
     )
     assert "self.extract_xcom(pod=self.pod)" in inspect.getsource(KubernetesPodOperator.execute_sync), (
-        "compat.cosmos_keep_pod_result: KubernetesPodOperator no longer reads the sidecar via extract_xcom"
+        "compat.cosmos_pod_task: KubernetesPodOperator no longer reads the sidecar via extract_xcom"
     )
 
     with DAG("kept", schedule=None, start_date=datetime(2025, 1, 1)):
         task = DbtRunKubernetesOperator(task_id="run", project_dir="/opt/dbt/projects/p", profile_config=None)
-    compat.cosmos_keep_pod_result(task)
+    compat.cosmos_pod_task(task)
     kept = type(task)
     assert kept.__name__ == "DbtRunKubernetesOperator" and kept.__module__ == "cosmos.operators.kubernetes"
     assert issubclass(kept, DbtRunKubernetesOperator)
-    compat.cosmos_keep_pod_result(task)
+    compat.cosmos_pod_task(task)
     assert type(task) is kept  # once, whatever the number of calls
     original = KubernetesPodOperator.extract_xcom
     try:
