@@ -7,18 +7,14 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
-from airflow.dag_processing.dagbag import DagBag
 
-from conftest import EXPECTED_SIMPLE_PIPELINE, K8S_VERSION, ROOT, query
-from dbt_spark_operator.local_run import run_locally
-from dbt_spark_operator.pod import render_pod
+from conftest import K8S_VERSION, ROOT
 
 VALUES = ROOT / "helm-values"
 
@@ -144,39 +140,15 @@ def test_image_requirements_match_pyproject():
     assert {ln for ln in lines if ln and not ln.startswith("#")} == wanted
 
 
-@pytest.fixture(scope="module")
-def image_env(tmp_path_factory) -> Path:
-    """The dbt-spark image's Python environment, built the way image/Dockerfile builds it."""
-    venv = tmp_path_factory.mktemp("image") / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run(
-        [str(venv / "bin" / "pip"), "install", "--quiet", "-r", str(ROOT / "image" / "requirements.txt")],
-        capture_output=True,
-        text=True,
-    )
-    assert pip.returncode == 0, pip.stderr[-3000:]
-    return venv / "bin"
-
-
-def test_the_image_environment_runs_the_pods(engine, airflow_db, image_env, tmp_path):
-    dag = DagBag(dag_folder=str(ROOT / "dags" / "analytics_kubernetes.py")).dags["analytics_kubernetes"]
-    assert not (image_env / "dbt-spark-operator").exists()  # nothing of this package in the image
-    query("DROP TABLE IF EXISTS simple_pipeline")
-    for task_id in (
-        "dbt_deps",
-        "analytics.employees.seed",
-        "analytics.stg_employees.run",
-        "analytics.simple_pipeline.run",
-    ):
-        work = tmp_path / task_id
-        work.mkdir()
-        lines: list[str] = []
-        rc, _ = run_locally(render_pod(dag.task_dict[task_id]), work, {}, lines.append, bin_dir=image_env)
-        assert rc == 0, (task_id, "\n".join(lines)[-3000:])
-    assert query("SELECT * FROM simple_pipeline ORDER BY id") == EXPECTED_SIMPLE_PIPELINE
-
-
-SCRIPTS = ["scripts/deploy.sh", "scripts/run-sample-tests.sh", "scripts/lib.sh"]
+SCRIPTS = [
+    "scripts/deploy.sh",
+    "scripts/run-sample-tests.sh",
+    "scripts/lib.sh",
+    *(
+        f"tools/cluster/{name}"
+        for name in ("up", "down", "exec", "with", "build-kube", "build-images", "lib.sh")
+    ),
+]
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

@@ -1,9 +1,9 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # the variables are for the scripts that source it
 # Shared by tools/cluster/{up,down,exec}: where the development cluster keeps its state, its addresses,
 # and how to find the processes of its namespaces. Sourced, never run.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CLUSTER_DIR=${DBT_SPARK_CLUSTER_DIR:-$ROOT/.cluster}
-CACHE=${DBT_SPARK_CACHE:-/var/cache/dbt-spark-operator}
+
 RUN="$CLUSTER_DIR/run"          # pid files
 LOGS="$CLUSTER_DIR/log"         # one log per component
 PKI="$CLUSTER_DIR/pki"
