@@ -32,7 +32,9 @@ SESSION_DIR = Path(tempfile.mkdtemp(prefix="dbt-spark-operator-tests-"))
 K8S_VERSION = "1.37.0"
 
 # A kubeconfig naming a cluster that is never contacted: KubernetesPodOperator asks it whether the
-# worker runs in-cluster while it builds a pod. The kubernetes client reads KUBECONFIG at import.
+# worker runs in-cluster while it builds a pod. The kubernetes client reads KUBECONFIG at import. The
+# cluster suite (tests/cluster, inside the development cluster's network: DBT_SPARK_CLUSTER_DIR) keeps
+# the real one that tools/cluster/exec sets.
 KUBECONFIG = SESSION_DIR / "kubeconfig"
 KUBECONFIG.write_text(
     json.dumps(
@@ -46,6 +48,8 @@ KUBECONFIG.write_text(
         }
     )
 )
+if os.environ.get("DBT_SPARK_CLUSTER_DIR") and os.environ.get("KUBECONFIG"):
+    KUBECONFIG = Path(os.environ["KUBECONFIG"])
 
 # Before anything imports Airflow: its settings are read once, at import.
 os.environ.update(

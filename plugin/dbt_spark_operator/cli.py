@@ -24,6 +24,12 @@ def _engine(args: argparse.Namespace) -> int:
     if getattr(args, "timeout", None):
         overrides["start_timeout"] = args.timeout
     engine = LocalEngine(EngineConfig.from_env(**overrides))
+    if args.action == "fetch":
+        from dbt_spark_operator.dev.engine import ensure_jars
+
+        jars = ensure_jars(engine.config.jar_cache, engine.config.maven_repo)
+        print(f"engine jars in {engine.config.jar_cache}: {', '.join(j.name for j in jars)}")
+        return 0
     if args.action == "up":
         was_running = engine.status().running
         status = engine.up()
@@ -143,6 +149,8 @@ def _load_dag(dag_id: str, dags_folder: str | None) -> Any:
 def _demo(args: argparse.Namespace) -> int:
     from dbt_spark_operator.dev.demo import DEMO_DAGS, run_demo
 
+    if args.kubernetes:
+        return run_demo(args.dag_id or ("sample_dbt_pipeline",), kubernetes=True)
     return run_demo(args.dag_id or DEMO_DAGS)
 
 
@@ -157,7 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     engine = commands.add_parser("engine", help="the local Spark thrift engine with an Iceberg warehouse")
-    engine.add_argument("action", choices=["up", "down", "status"])
+    engine.add_argument(
+        "action",
+        choices=["up", "down", "status", "fetch"],
+        help="fetch: download the jars only (up does it too; for a network without the Maven registry)",
+    )
     engine.add_argument("--port", type=int, help="thrift port (default 10009, or DBT_SPARK_LOCAL_PORT)")
     engine.add_argument("--home", help="state directory (default DBT_SPARK_ENGINE_HOME or ~/.local/state)")
     engine.add_argument("--timeout", type=float, help="seconds 'up' waits for a first query (default 240)")
@@ -206,7 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_check)
 
     demo = commands.add_parser("demo", help="run a sample DAG against the local engine and report")
-    demo.add_argument("--dag-id", action="append", help="a DAG to run (repeatable; default: both samples)")
+    demo.add_argument("--dag-id", action="append", help="a DAG to run (repeatable; default: the samples)")
+    demo.add_argument(
+        "--kubernetes",
+        action="store_true",
+        help="every task a pod on the development cluster (make demo-k8s; inside tools/cluster/exec); "
+        "default DAG: sample_dbt_pipeline",
+    )
     demo.set_defaults(func=_demo)
 
     ui = commands.add_parser(

@@ -62,6 +62,34 @@ def task_summary(dag_id: str) -> tuple[str, list[tuple[str, str, float | None]]]
     return compat.latest_run(dag_id)
 
 
+def _kubernetes_setup() -> tuple[dict[str, str], LocalEngine]:
+    """The demo's environment and engine on the development cluster (see :func:`run_demo`)."""
+    from dbt_spark_operator.dev.cluster import DevCluster
+    from dbt_spark_operator.dev.engine import EngineConfig
+
+    cluster = DevCluster.running()
+    engine = LocalEngine(
+        EngineConfig.from_env(home=cluster.directory / "engine", host=cluster.node_ip, auth="ldap")
+    )
+    user, password = engine.config.ldap.service_user()
+    base = {**os.environ, **cluster.airflow_env(), "AIRFLOW_HOME": str(cluster.directory / "airflow")}
+    connection = cluster.kyuubi_connection(engine.config.port, user, password)
+    base["AIRFLOW_CONN_KYUUBI_DEFAULT"] = json.dumps(connection)
+    return airflow_env(base=base), engine
+
+
+def _publish_to_cluster(env: dict[str, str], engine: LocalEngine) -> None:
+    """The projects onto their volume and the engine's password into the Secret the DAGs name."""
+    from dbt_spark_operator.dev.cluster import PASSWORD_SECRET, DevCluster
+
+    cluster = DevCluster.running()
+    for manifest in cluster.publish_projects():
+        print(f"bundled {manifest}")
+    name, key = PASSWORD_SECRET
+    cluster.put_secret(name, {key: engine.config.ldap.service_user()[1]})
+    print(f"Secret {cluster.namespace}/{name} holds the engine's password; pods read it as {key}")
+
+
 # Airflow's LocalExecutor with dbt imported before it forks task processes (dbt_spark_operator/dev/warm.py).
 WARM_EXECUTOR = "dbt_spark_operator.dev.warm.WarmLocalExecutor"
 DEMO_DAGS = ("simple_model_test", "simple_model_watcher", "sample_dbt_pipeline")
@@ -84,24 +112,34 @@ def _run_dag(dag_id: str, env: dict[str, str]) -> bool:
     return ok
 
 
-def run_demo(dag_ids: Sequence[str] = DEMO_DAGS) -> int:
+def run_demo(dag_ids: Sequence[str] = DEMO_DAGS, kubernetes: bool = False) -> int:
     """Engine up, run the DAGs, print per-task summaries and the simple_pipeline rows, engine down.
 
     Exits 0 only if every task of every DAG succeeded and simple_pipeline has its five rows.
+
+    ``kubernetes``: every task a pod on the development cluster (``make demo-k8s``; run inside its network
+    namespace): the engine on the node's address with LDAP logins, the projects bundled onto their
+    volume, the password in the Secret the DAGs name, Airflow's home in the cluster folder.
     """
-    env = airflow_env()
+    if kubernetes:
+        env, engine = _kubernetes_setup()
+    else:
+        env, engine = airflow_env(), LocalEngine()
     os.environ.update(env)  # the in-process Airflow ORM below reads the same settings
-    engine = LocalEngine()
     started_here = not engine.status().running
     status = engine.up()
     took = f" (started in {status.started_seconds} s)" if started_here else ""
     print(f"engine {status.describe()}{took}")
     try:
+        if kubernetes:
+            _publish_to_cluster(env, engine)
         print(f"manifest {write_manifest('analytics')}")  # DAG parsing reads it; refresh it from the project
         Path(env["AIRFLOW_HOME"]).mkdir(parents=True, exist_ok=True)
         subprocess.run(["airflow", "db", "migrate"], env=env, capture_output=True, check=True)
         results = [_run_dag(dag_id, env) for dag_id in dag_ids]
-        rows = run_query(status.host, status.port, "SELECT * FROM simple_pipeline ORDER BY id")
+        login = engine.config.credentials()
+        sql = "SELECT * FROM simple_pipeline ORDER BY id"
+        rows = run_query(status.host, status.port, sql, credentials=login or None)
         print("\nsimple_pipeline")
         print(_table(["id", "full_name", "email", "department", "age", "career_stage"], rows))
         print(f"\n{sum(results)}/{len(results)} DAGs succeeded; simple_pipeline has {len(rows)} rows")
