@@ -109,7 +109,8 @@ def floor_build(cluster: DevCluster, stack: AirflowStack, dag_id: str) -> float:
 
     from dbt_spark_operator.pod import render_pod
 
-    os.environ["AIRFLOW_CONN_KYUUBI_DEFAULT"] = stack.env["AIRFLOW_CONN_KYUUBI_DEFAULT"]
+    connection = stack.env["AIRFLOW_CONN_KYUUBI_DEFAULT"]
+    os.environ.update(cluster.airflow_env(), AIRFLOW_CONN_KYUUBI_DEFAULT=connection)
     bag = DagBag(dag_folder=stack.env["AIRFLOW__CORE__DAGS_FOLDER"], include_examples=False)
     build = next(t for t in bag.dags[dag_id].tasks if t.task_id.endswith("dbt_build"))
     pod = render_pod(build, run_id=f"floor-{int(time.time())}")
@@ -180,6 +181,7 @@ def model_overheads(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RUN_RESULTS.md")
+    parser.add_argument("--projects", default="analytics,bench_100", help="comma-separated")
     args = parser.parse_args()
     cluster = DevCluster.running()
     tmp = Path(tempfile.mkdtemp(prefix="cluster-bench-"))
@@ -214,10 +216,8 @@ def main() -> int:
     try:
         cluster.publish_projects(ROOT / "dbt", projects)
         stack.start(connections={})
-        for name, kubernetes, watcher in (
-            ("analytics", "analytics_kubernetes", "analytics_watcher_kubernetes"),
-            ("bench_100", "bench_100_kubernetes", "bench_100_watcher_kubernetes"),
-        ):
+        for name in args.projects.split(","):
+            kubernetes, watcher = f"{name}_kubernetes", f"{name}_watcher_kubernetes"
             with PodTimes(cluster) as pods:
                 k8s = run(stack, kubernetes, pods)
             watched = run(stack, watcher)
