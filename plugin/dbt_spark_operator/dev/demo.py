@@ -71,23 +71,24 @@ def _kubernetes_setup() -> tuple[dict[str, str], LocalEngine]:
     engine = LocalEngine(
         EngineConfig.from_env(home=cluster.directory / "engine", host=cluster.node_ip, auth="ldap")
     )
-    user, password = engine.config.ldap.service_user()
     base = {**os.environ, **cluster.airflow_env(), "AIRFLOW_HOME": str(cluster.directory / "airflow")}
-    connection = cluster.kyuubi_connection(engine.config.port, user, password)
-    base["AIRFLOW_CONN_KYUUBI_DEFAULT"] = json.dumps(connection)
-    return airflow_env(base=base), engine
+    return airflow_env(base=base), engine  # the connection once the engine is up (_publish_to_cluster)
 
 
 def _publish_to_cluster(env: dict[str, str], engine: LocalEngine) -> None:
-    """The projects onto their volume and the engine's password into the Secret the DAGs name."""
+    """The projects onto their volume, the engine's password into the Secret the DAGs name, the
+    connection (the engine's service user, on the node's address) into ``env`` and this process."""
     from dbt_spark_operator.dev.cluster import PASSWORD_SECRET, DevCluster
 
     cluster = DevCluster.running()
     for manifest in cluster.publish_projects():
         print(f"bundled {manifest}")
+    user, password = engine.config.ldap.service_user()
     name, key = PASSWORD_SECRET
-    cluster.put_secret(name, {key: engine.config.ldap.service_user()[1]})
+    cluster.put_secret(name, {key: password})
     print(f"Secret {cluster.namespace}/{name} holds the engine's password; pods read it as {key}")
+    connection = json.dumps(cluster.kyuubi_connection(engine.config.port, user, password))
+    env["AIRFLOW_CONN_KYUUBI_DEFAULT"] = os.environ["AIRFLOW_CONN_KYUUBI_DEFAULT"] = connection
 
 
 # Airflow's LocalExecutor with dbt imported before it forks task processes (dbt_spark_operator/dev/warm.py).
