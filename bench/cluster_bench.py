@@ -111,7 +111,7 @@ def floor_build(cluster: DevCluster, stack: AirflowStack, dag_id: str) -> float:
 
     connection = stack.env["AIRFLOW_CONN_KYUUBI_DEFAULT"]
     os.environ.update(cluster.airflow_env(), AIRFLOW_CONN_KYUUBI_DEFAULT=connection)
-    bag = DagBag(dag_folder=stack.env["AIRFLOW__CORE__DAGS_FOLDER"], include_examples=False)
+    bag = DagBag(dag_folder=stack.env["AIRFLOW__CORE__DAGS_FOLDER"])
     build = next(t for t in bag.dags[dag_id].tasks if t.task_id.endswith("dbt_build"))
     pod = render_pod(build, run_id=f"floor-{int(time.time())}")
     pod.metadata.name = f"floor-{int(time.time())}"
