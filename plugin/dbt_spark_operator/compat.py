@@ -94,7 +94,21 @@ def cosmos_pod_task(task: Any) -> None:
     ``extract_xcom`` that also keeps it. Unlike an instance attribute, a class survives the copies
     Airflow makes of a task before running it.
     """
-    task.__class__ = _pod_task_class(type(task))
+    cosmos_task_class(task, _pod_task_class(type(task)))
+
+
+def cosmos_task_class(task: Any, cls: type) -> None:
+    """Make ``task``, an operator Cosmos built, an instance of ``cls``: a subclass of its class (a
+    mixin's methods before Cosmos's), its attributes as they are.
+
+    Cosmos 1.15.1 builds each node's operator itself, from its execution mode's classes; no render option
+    or operator argument chooses the class, and a node converter would have to build the task as Cosmos
+    does (``cosmos.airflow.graph``, internal). Assigning ``__class__`` keeps what Cosmos set on the
+    operator; it needs a subclass with the same instance layout (no ``__slots__`` of its own).
+    """
+    if not issubclass(cls, type(task)):
+        raise TypeError(f"{cls.__qualname__} is not a subclass of {type(task).__qualname__}")
+    task.__class__ = cls
 
 
 _POD_TASKS: dict[type, type] = {}

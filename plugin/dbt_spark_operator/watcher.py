@@ -382,8 +382,7 @@ class MirrorMixin:
 
 def make_mirror(task: Any, unique_id: str, build_task_id: str) -> None:
     """Turn one node task of a local or Kubernetes task group into a mirror of its node in the build."""
-    cls = type(task)
-    task.__class__ = _mirror_class(cls)
+    compat.cosmos_task_class(task, _mirror_class(type(task)))
     task.start_from_trigger = True
     task.start_trigger_args = StartTriggerArgs(
         trigger_cls=f"{NodeTrigger.__module__}.{NodeTrigger.__qualname__}",

@@ -11,6 +11,7 @@ import struct
 import threading
 from datetime import datetime
 
+import pytest
 from airflow.sdk import DAG
 from kubernetes.client import models as k8s
 
@@ -236,3 +237,27 @@ def test_the_xcom_class_triggers_use_and_the_message_task_instances_would_send()
     assert GetXComSequenceSlice.__name__ not in served, (
         "the triggerer now serves xcom_pull: compat.trigger_xcom_get can use the task instance's xcom_pull"
     )
+
+
+def test_a_cosmos_task_takes_a_subclass_with_its_attributes():
+    import copy
+
+    from cosmos.operators.kubernetes import DbtRunKubernetesOperator
+
+    class Mixin:
+        def mixed(self) -> str:
+            return "mixed"
+
+    with DAG("swapped", schedule=None, start_date=datetime(2025, 1, 1)):
+        task = DbtRunKubernetesOperator(task_id="run", project_dir="/opt/dbt/projects/p", profile_config=None)
+    subclass = type("Swapped", (Mixin, DbtRunKubernetesOperator), {})
+    compat.cosmos_task_class(task, subclass)
+    assert type(task) is subclass and task.mixed() == "mixed", "compat.cosmos_task_class: no class swap"
+    assert (task.task_id, task.dag_id, task.project_dir) == ("run", "swapped", "/opt/dbt/projects/p"), (
+        "compat.cosmos_task_class: the task lost what Cosmos set"
+    )
+    assert type(copy.deepcopy(task)) is subclass, (
+        "compat.cosmos_task_class: a copy of the task lost its class"
+    )
+    with pytest.raises(TypeError, match="not a subclass"):
+        compat.cosmos_task_class(task, Mixin)
