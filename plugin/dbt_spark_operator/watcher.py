@@ -191,6 +191,18 @@ def _rebuild_selection(ti: Any, node_tasks: Mapping[str, str]) -> list[str] | No
     return todo
 
 
+class EventsToPublisher:
+    """A dbt runner callback given to the build task when it is built (Cosmos's ``dbt_runner_callbacks``):
+    hands each of dbt's events to the publisher of the running build, if any."""
+
+    def __init__(self) -> None:
+        self.publisher: ResultPublisher | None = None
+
+    def __call__(self, event: Any) -> None:
+        if self.publisher is not None:
+            self.publisher.on_event(event)
+
+
 class DbtBuildProducer(DbtBuildLocalOperator):
     """``dbt build`` of the group's selection in the worker, each node's result published as it ends.
 
@@ -201,16 +213,18 @@ class DbtBuildProducer(DbtBuildLocalOperator):
 
     def __init__(self, *, node_tasks: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         kwargs["retries"] = 0
+        events = EventsToPublisher()
+        kwargs["dbt_runner_callbacks"] = [*(kwargs.get("dbt_runner_callbacks") or []), events]
         super().__init__(**kwargs)
         self.node_tasks: dict[str, str] = dict(node_tasks or {})  # task id -> dbt selector
+        self.dbt_events = events
 
     def execute(self, context: Any, **kwargs: Any) -> Any:
         publisher = start_build(self, context["ti"])
         if publisher is None:
             return None
         self._publisher = publisher
-        callbacks: list[Any] = list(getattr(self, "_dbt_runner_callbacks", None) or [])
-        self._dbt_runner_callbacks = [*callbacks, publisher.on_event]
+        self.dbt_events.publisher = publisher
         try:
             return super().execute(context, **kwargs)
         finally:
