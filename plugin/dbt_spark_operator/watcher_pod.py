@@ -22,14 +22,15 @@ log = logging.getLogger(__name__)
 
 
 class BuildLogReader(KubernetesPodOperatorCallback):
-    """Hands every line of the build container's log to the :class:`ResultPublisher` as
-    KubernetesPodOperator reads it (``get_logs``), before the pod ends."""
+    """Hands every line of the build container's log to the running build's :class:`ResultPublisher` as
+    KubernetesPodOperator reads it (``get_logs``), before the pod ends. Given to the task when it is
+    built (KubernetesPodOperator's ``callbacks``), as its pod manager holds them from its first use."""
 
-    def __init__(self, publisher: ResultPublisher) -> None:
+    def __init__(self, publisher: ResultPublisher | None = None) -> None:
         self.publisher = publisher
 
     def progress_callback(self, *, line: str, container_name: str = "base", **kwargs: Any) -> None:  # type: ignore[override]
-        if container_name == "base":
+        if container_name == "base" and self.publisher is not None:
             self.publisher.on_log_line(line.strip())
 
 
@@ -42,16 +43,18 @@ class DbtBuildPodProducer(PodTaskMixin, DbtBuildKubernetesOperator):
 
     def __init__(self, *, node_tasks: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         kwargs["retries"] = 0
+        reader = BuildLogReader()
+        callbacks = kwargs.get("callbacks") or []
+        kwargs["callbacks"] = [*(callbacks if isinstance(callbacks, list) else [callbacks]), reader]
         super().__init__(log_format="json", **kwargs)
         self.node_tasks: dict[str, str] = dict(node_tasks or {})  # task id -> dbt selector
+        self.build_log = reader
 
     def execute(self, context: Any, **kwargs: Any) -> Any:
         publisher = start_build(self, context["ti"])
         if publisher is None:
             return None
-        callbacks: list[Any] = list(getattr(self, "callbacks", None) or [])
-        self.callbacks = [*callbacks, BuildLogReader(publisher)]
-        self.__dict__.pop("pod_manager", None)  # a pod manager made earlier holds the earlier callbacks
+        self.build_log.publisher = publisher
         try:
             return super().execute(context, **kwargs)
         except Exception:
