@@ -111,6 +111,20 @@ def cosmos_task_class(task: Any, cls: type) -> None:
     task.__class__ = cls
 
 
+def cosmos_kubernetes_execute(task: Any, context: Any) -> Any:
+    """Run the pod of ``task``, a Cosmos Kubernetes operator whose Kubernetes arguments are built, as
+    ``KubernetesPodOperator.execute`` runs it, and return what that returns (the XCom sidecar's
+    ``return.json`` when the task pushes XCom).
+
+    Cosmos 1.15.1's ``DbtKubernetesBaseOperator.execute`` (``_k8s_common.build_and_run_cmd``) calls the
+    provider's ``execute`` (provider 10.25) and only logs its result; no hook or argument hands the
+    result back. Calling the provider's method past Cosmos's override is the private part.
+    """
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+
+    return KubernetesPodOperator.execute(task, context)
+
+
 _POD_TASKS: dict[type, type] = {}
 
 

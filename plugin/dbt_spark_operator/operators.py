@@ -30,7 +30,7 @@ from cosmos.operators.kubernetes import (
 )
 from kubernetes.client import models as k8s
 
-from dbt_spark_operator import deprecations
+from dbt_spark_operator import compat, deprecations
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
 from dbt_spark_operator.local_run import run_locally
@@ -159,7 +159,7 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
         self.build_kube_args(context, self.add_cmd_flags())
         if self.dbt_setup.execution == "kubernetes":
             self.log.info("Running command: %s", self.cmds + self.arguments)
-            artifact = KubernetesPodOperator.execute(self, context)  # the sidecar's return.json
+            artifact = compat.cosmos_kubernetes_execute(self, context)  # the sidecar's return.json
             failed_run = None
         else:
             artifact, failed_run = self._run_locally(context)

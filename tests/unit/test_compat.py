@@ -261,3 +261,24 @@ def test_a_cosmos_task_takes_a_subclass_with_its_attributes():
     )
     with pytest.raises(TypeError, match="not a subclass"):
         compat.cosmos_task_class(task, Mixin)
+
+
+def test_the_provider_s_execute_returns_the_pod_s_result_which_cosmos_drops(monkeypatch):
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from cosmos.operators.kubernetes import DbtKubernetesBaseOperator, DbtRunKubernetesOperator
+
+    assert issubclass(DbtKubernetesBaseOperator, KubernetesPodOperator), (
+        "compat.cosmos_kubernetes_execute: Cosmos's Kubernetes operators are no KubernetesPodOperator"
+    )
+    assert list(inspect.signature(KubernetesPodOperator.execute).parameters) == ["self", "context"], (
+        "compat.cosmos_kubernetes_execute: KubernetesPodOperator.execute(self, context) changed"
+    )
+    with DAG("executed", schedule=None, start_date=datetime(2025, 1, 1)):
+        task = DbtRunKubernetesOperator(task_id="run", project_dir="/opt/dbt/projects/p", profile_config=None)
+    monkeypatch.setattr(KubernetesPodOperator, "execute_sync", lambda self, context: {"pod": context})
+    assert compat.cosmos_kubernetes_execute(task, "ctx") == {"pod": "ctx"}, (
+        "compat.cosmos_kubernetes_execute: KubernetesPodOperator.execute no longer returns the pod's result"
+    )
+    assert task.execute({"ti": None}) is None, (
+        "compat.cosmos_kubernetes_execute: Cosmos's execute returns the pod's result now: call it instead"
+    )
