@@ -125,6 +125,28 @@ def cosmos_kubernetes_execute(task: Any, context: Any) -> Any:
     return KubernetesPodOperator.execute(task, context)
 
 
+def operator_arguments(classes: Iterable[type]) -> frozenset[str]:
+    """Every argument the operator classes ``classes`` take: the ``__init__`` parameters of each class
+    in their method resolution orders, up to Airflow's ``BaseOperator`` (``self``, ``*args`` and
+    ``**kwargs`` left out).
+
+    Cosmos 1.15.1's operators and KubernetesPodOperator (provider 10.25) take their arguments through a
+    chain of ``__init__(..., **kwargs)`` that each pass the rest on; ``inspect.signature`` of the class
+    shows only the first. Neither publishes the set, and Cosmos drops an argument it does not know.
+    """
+    from airflow.sdk import BaseOperator
+
+    names: set[str] = set()
+    for cls in classes:
+        for klass in cls.__mro__:
+            if klass is object:
+                continue
+            names.update(inspect.signature(klass.__init__).parameters)  # type: ignore[misc]
+            if klass is BaseOperator:
+                break
+    return frozenset(names - {"self", "args", "kwargs"})
+
+
 _POD_TASKS: dict[type, type] = {}
 
 

@@ -6,7 +6,6 @@ operator arguments (an argument neither the dbt operators nor KubernetesPodOpera
 from __future__ import annotations
 
 import functools
-import inspect
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import yaml
-from airflow.sdk import BaseOperator
 from cosmos import ProfileConfig
 from cosmos.operators.base import AbstractDbtBase
 
@@ -78,15 +76,7 @@ def _accepted_args(execution: Execution) -> frozenset[str]:
         from cosmos.operators.local import DbtLocalBaseOperator
 
         operator = DbtLocalBaseOperator
-    names: set[str] = set()
-    for cls in (operator, AbstractDbtBase):
-        for klass in cls.__mro__:
-            if klass is object:
-                continue
-            names.update(inspect.signature(klass.__init__).parameters)  # type: ignore[misc]
-            if klass is BaseOperator:
-                break
-    return frozenset(names - {"self", "args", "kwargs"})
+    return compat.operator_arguments((operator, AbstractDbtBase))
 
 
 @functools.cache

@@ -282,3 +282,24 @@ def test_the_provider_s_execute_returns_the_pod_s_result_which_cosmos_drops(monk
     assert task.execute({"ti": None}) is None, (
         "compat.cosmos_kubernetes_execute: Cosmos's execute returns the pod's result now: call it instead"
     )
+
+
+def test_operator_arguments_pass_through_every_init_up_to_base_operator():
+    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+    from airflow.sdk import BaseOperator
+    from cosmos.operators.base import AbstractDbtBase
+    from cosmos.operators.local import DbtLocalBaseOperator
+
+    for operator in (KubernetesPodOperator, DbtLocalBaseOperator):
+        chain = inspect.getmro(operator)
+        for klass in chain[: chain.index(BaseOperator)]:
+            kinds = {p.kind for p in inspect.signature(klass.__init__).parameters.values()}
+            assert inspect.Parameter.VAR_KEYWORD in kinds, (
+                f"compat.operator_arguments: {klass.__qualname__}.__init__ takes no **kwargs: the classes "
+                "after it in the method resolution order no longer get the operator's arguments"
+            )
+    arguments = compat.operator_arguments((KubernetesPodOperator, AbstractDbtBase))
+    assert {"image", "callbacks", "task_id", "retries", "select", "dbt_cmd_flags"} <= arguments
+    assert not {"self", "args", "kwargs"} & arguments
+    local = compat.operator_arguments((DbtLocalBaseOperator, AbstractDbtBase))
+    assert {"dbt_runner_callbacks", "install_deps", "task_id", "select"} <= local
