@@ -287,6 +287,25 @@ def latest_run(dag_id: str) -> tuple[str, list[tuple[str, str, float | None]]]:
         return str(run.state), [(ti.task_id, str(ti.state), ti.duration) for ti in tis]
 
 
+# --- dbt-core 1.11.16 and dbt-common 1.39 ---------------------------------------------------------
+
+
+def dbt_build_project_schemas() -> None:
+    """Build the JSON schemas dbt validates a project and a profile against, in this process.
+
+    ``dbt.contracts.project`` is internal to dbt-core, whose only public Python API is ``dbtRunner``;
+    dbt builds each class's schema on first use and keeps it (``dbtClassMixin.json_schema``, an
+    ``lru_cache``), and offers no call to build them ahead of a command.
+    """
+    from dbt.contracts import project
+    from dbt_common.dataclass_schema import dbtClassMixin
+
+    schemas = [v for v in vars(project).values() if isinstance(v, type) and issubclass(v, dbtClassMixin)]
+    for cls in schemas:
+        if cls.__module__ == project.__name__:
+            cls.json_schema()
+
+
 # --- PyHive 0.7 and dbt-spark 1.11.0 -------------------------------------------------------------
 
 # A SASL handshake the server ends with BAD (3) or ERROR (4): HiveServer2 and Kyuubi refuse the login

@@ -303,3 +303,21 @@ def test_operator_arguments_pass_through_every_init_up_to_base_operator():
     assert not {"self", "args", "kwargs"} & arguments
     local = compat.operator_arguments((DbtLocalBaseOperator, AbstractDbtBase))
     assert {"dbt_runner_callbacks", "install_deps", "task_id", "select"} <= local
+
+
+def test_dbt_keeps_the_project_schemas_compat_builds():
+    from dbt.contracts import project
+    from dbt_common.dataclass_schema import dbtClassMixin
+
+    assert issubclass(project.Project, dbtClassMixin) and issubclass(project.ProfileConfig, dbtClassMixin), (
+        "compat.dbt_build_project_schemas: dbt.contracts.project no longer holds the Project and "
+        "ProfileConfig schemas"
+    )
+    cache = inspect.getattr_static(dbtClassMixin, "json_schema").__func__
+    assert hasattr(cache, "cache_info"), "compat.dbt_build_project_schemas: dbt no longer caches json_schema"
+    compat.dbt_build_project_schemas()
+    hits = cache.cache_info().hits
+    project.Project.json_schema()
+    assert cache.cache_info().hits == hits + 1, (
+        "compat.dbt_build_project_schemas: the Project schema was not built ahead"
+    )

@@ -59,14 +59,8 @@ def preload() -> float:
             log.info("not preloaded: %s (%s)", name, exc)
     # Airflow plugins (Cosmos's, this package's docs view), which each task process loads otherwise.
     compat.load_airflow_plugins()
-    from dbt.contracts import project
-    from dbt_common.dataclass_schema import dbtClassMixin
-
     # dbt validates the project and profile against JSON schemas it builds on first use (0.3 s a task).
-    schemas = [v for v in vars(project).values() if isinstance(v, type) and issubclass(v, dbtClassMixin)]
-    for cls in schemas:
-        if cls.__module__ == project.__name__:
-            cls.json_schema()
+    compat.dbt_build_project_schemas()
     # dbt-adapters' behaviour flags call inspect.stack(), which maps every loaded module to its file once
     # per process (0.25 s a task with Airflow's modules loaded); map them now.
     inspect.stack()
