@@ -198,6 +198,9 @@ class EventsToPublisher:
     def __init__(self) -> None:
         self.publisher: ResultPublisher | None = None
 
+    def __repr__(self) -> str:  # the same in every process that parses the DAG
+        return f"{type(self).__name__}()"
+
     def __call__(self, event: Any) -> None:
         if self.publisher is not None:
             self.publisher.on_event(event)

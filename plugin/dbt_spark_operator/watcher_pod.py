@@ -29,6 +29,9 @@ class BuildLogReader(KubernetesPodOperatorCallback):
     def __init__(self, publisher: ResultPublisher | None = None) -> None:
         self.publisher = publisher
 
+    def __repr__(self) -> str:  # the same in every process that parses the DAG
+        return f"{type(self).__name__}()"
+
     def progress_callback(self, *, line: str, container_name: str = "base", **kwargs: Any) -> None:  # type: ignore[override]
         if container_name == "base" and self.publisher is not None:
             self.publisher.on_log_line(line.strip())
