@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from airflow.sdk import Asset
 
+from dbt_spark_operator import dbt_task
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.manifest import Manifest, manifest_path, read_manifest
 from dbt_spark_operator.project import PARSE_SCHEMA_ENV, project_dir
@@ -191,7 +192,7 @@ def keep_run_results(project_dir: str, context: Any = None, **_: Any) -> None:
     path = Path(project_dir) / "target" / "run_results.json"
     if not path.is_file():
         log.warning("dbt left no %s: the asset event carries no dbt figures", path)
-    context["task"].dbt_pod_result = json.loads(path.read_text()) if path.is_file() else None
+    dbt_task.keep_result(context["task"], json.loads(path.read_text()) if path.is_file() else None)
 
 
 @dataclass(frozen=True)
@@ -203,10 +204,10 @@ class AssetEventsAtEnd:
 
     def __call__(self, context: Any, result: Any = None) -> None:
         task = context["task"]
-        unique_id = getattr(task, "dbt_unique_id", None)
+        unique_id = dbt_task.unique_id_of(task)
         outlets = [o for o in task.outlets or [] if isinstance(o, Asset)]  # not a user's alias
         if unique_id is not None and outlets:
-            extra = event_extra(getattr(task, "dbt_pod_result", None), unique_id)
+            extra = event_extra(dbt_task.result_of(task), unique_id)
             for asset in outlets:
                 context["outlet_events"][asset].extra.update(extra)
                 written = extra.get("relation")

@@ -70,10 +70,11 @@ def _pods(args: argparse.Namespace) -> int:
 
     # Airflow logs to stdout, set up when it is first imported; stdout is for the YAML.
     with contextlib.redirect_stdout(sys.stderr):
+        from dbt_spark_operator.dbt_task import builds_pod
         from dbt_spark_operator.pod import pod_body, render_pod
 
         dag = _load_dag(args.dag_id, args.dags_folder)
-        tasks = [t for t in dag.tasks if hasattr(t, "build_pod_request_obj")]
+        tasks = [t for t in dag.tasks if builds_pod(t)]
         if args.task:
             tasks = [t for t in tasks if t.task_id == args.task]
             if not tasks:
@@ -104,19 +105,20 @@ def check_dag(dag: Any) -> tuple[int, list[str]]:
     """Each dbt task of ``dag`` as it would start: connection read and checked, profile rendered, the
     login tried (auth LDAP or CUSTOM), pod built (pod-based tasks). Returns how many tasks were checked
     and each distinct problem, once."""
+    from dbt_spark_operator.dbt_task import builds_pod, setup_of
     from dbt_spark_operator.pod import render_pod
 
     problems: dict[str, list[str]] = {}
     checked = 0
     for task in dag.tasks:
-        setup = getattr(task, "dbt_setup", None)
+        setup = setup_of(task)
         if setup is None:
             continue
         checked += 1
         try:
             setup.profile_yaml()  # the connection, read and checked
             setup.mapping.check_endpoint()  # login and TLS as the server wants them (once per mapping)
-            if hasattr(task, "build_pod_request_obj"):
+            if builds_pod(task):
                 render_pod(task)  # on a copy, as a worker builds it: templates, then the connection
         except Exception as exc:  # noqa: BLE001 -- every problem is reported, none stops the check
             text = str(exc).strip().splitlines()

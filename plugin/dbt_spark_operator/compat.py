@@ -151,6 +151,7 @@ _POD_TASKS: dict[type, type] = {}
 
 
 def _pod_task_class(cls: type) -> type:
+    from dbt_spark_operator.dbt_task import keep_result
     from dbt_spark_operator.pod_task import PodTaskMixin
 
     if getattr(cls, "_keeps_pod_result", False):
@@ -159,7 +160,7 @@ def _pod_task_class(cls: type) -> type:
 
         def extract_xcom(self: Any, pod: Any) -> Any:
             result = cls.extract_xcom(self, pod)  # type: ignore[attr-defined]  # a KubernetesPodOperator
-            self.dbt_pod_result = result
+            keep_result(self, result)
             return result
 
         namespace = {"extract_xcom": extract_xcom, "_keeps_pod_result": True, "__module__": cls.__module__}

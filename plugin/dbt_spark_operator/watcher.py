@@ -41,7 +41,7 @@ from airflow.triggers.base import (
 )
 from cosmos.operators.local import DbtBuildLocalOperator
 
-from dbt_spark_operator import compat
+from dbt_spark_operator import compat, dbt_task
 
 log = logging.getLogger(__name__)
 
@@ -386,15 +386,14 @@ class MirrorMixin:
 
     def _run_node(self, context: Any) -> Any:
         """Run the node as the task of its execution does, the connection read (and checked) first."""
-        self.dbt_setup.apply_connection(self)  # type: ignore[attr-defined]  # every dbt task has one
+        dbt_task.require_setup(self).apply_connection(self)
         return super().execute(context)  # type: ignore[misc]
 
     def _keep_result(self, result: dict[str, Any]) -> None:
         """What post_execute (AssetEventsAtEnd) reads for the asset event's extra."""
-        self.dbt_pod_result = {
-            "metadata": {"invocation_id": result.pop("invocation_id", None)},
-            "results": [result],
-        }
+        dbt_task.keep_result(
+            self, {"metadata": {"invocation_id": result.pop("invocation_id", None)}, "results": [result]}
+        )
 
 
 def make_mirror(task: Any, unique_id: str, build_task_id: str) -> None:
