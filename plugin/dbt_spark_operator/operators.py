@@ -30,21 +30,15 @@ from cosmos.operators.kubernetes import (
 )
 from kubernetes.client import models as k8s
 
-from dbt_spark_operator import compat, deprecations
+from dbt_spark_operator import deprecations
 from dbt_spark_operator.errors import DbtSparkOperatorError
+from dbt_spark_operator.execution import Execution, ExecutionName, Runtime
 from dbt_spark_operator.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
 from dbt_spark_operator.local_run import run_locally
-from dbt_spark_operator.pod import (
-    ARTIFACT_ENV,
-    DOCS_DAG_ENV,
-    STATE_MOUNT,
-    PodSettings,
-    label_value,
-    pod_name,
-)
+from dbt_spark_operator.pod import ARTIFACT_ENV, DOCS_DAG_ENV, STATE_MOUNT, PodSettings, name_pod
 from dbt_spark_operator.pod_task import PodTaskMixin
 from dbt_spark_operator.process_group import stop_group
-from dbt_spark_operator.project_setup import GroupExecution, check_operator_args, project_setup
+from dbt_spark_operator.project_setup import check_operator_args, project_setup
 from dbt_spark_operator.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.results import describe, summarize
 
@@ -57,7 +51,7 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
     :param project: dbt project name under ``DBT_SPARK_PROJECTS_DIR``, or a path
     :param execution: ``"kubernetes"`` or ``"local"`` (default ``$DBT_SPARK_EXECUTION``, else kubernetes;
         one command is one dbt process already: ``"watcher"`` there runs it locally,
-        ``"watcher_kubernetes"`` in a pod)
+        ``"watcher_kubernetes"`` in a pod), or an :class:`~dbt_spark_operator.execution.Execution`
     :param conn_id: the Airflow ``kyuubi`` connection
     :param profile_name: the profile's name (default: the one ``dbt_project.yml`` names)
     :param target_name: the profile target's name (``target`` is its deprecated spelling)
@@ -76,12 +70,13 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
     env_vars: list[k8s.V1EnvVar]
     template_fields: Sequence[str] = (*DbtKubernetesBaseOperator.template_fields, "flag_values", "dbt_flags")
     template_fields_renderers = {**KubernetesPodOperator.template_fields_renderers, "flag_values": "json"}
+    _local_process: subprocess.Popen[str] | None = None  # run_as_local_process's, for on_kill
 
     def __init__(
         self,
         *,
         project: str | Path | None = None,
-        execution: GroupExecution | None = None,
+        execution: ExecutionName | Execution | None = None,
         conn_id: str = DEFAULT_CONN_ID,
         profile_name: str | None = None,
         target_name: str = "kyuubi",
@@ -121,7 +116,7 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
         check_flags(self.command, flag_values)
         if isinstance(vars, str) and "{{" not in vars or isinstance(vars, Mapping):
             vars_mapping(vars)  # invalid YAML is a parse-time error; templated vars are checked when rendered
-        check_operator_args(kwargs, "kubernetes")  # the pod is built in both executions
+        check_operator_args(kwargs, Runtime.KUBERNETES)  # the pod is built in both executions
         where = type(self).__name__
         setup = project_setup(
             deprecations.project_or_demo(where, project),
@@ -136,12 +131,7 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
         pod_args = {**setup.pod_args, "do_xcom_push": True, **kwargs}
         pod_args["env_vars"] = [*pod_args["env_vars"], k8s.V1EnvVar(name=ARTIFACT_ENV, value=self.artifact)]
         super().__init__(project_dir=setup.pod_project_dir, profile_config=setup.profile, **pod_args)
-        self.name = pod_name(self.task_id)
-        self.labels = {
-            **self.labels,
-            "dbt-node": label_value(self.task_id),
-            "dbt-resource-type": label_value(self.command),
-        }
+        name_pod(self, self.task_id, self.command)
         self.dbt_setup = setup
         self.flag_values = flag_values
         self.dbt_flags = list(dbt_flags)
@@ -155,14 +145,9 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
         return argv(self.command, self.flag_values) + list(self.dbt_flags)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        self.dbt_setup.apply_connection(self)  # the connection is read now, never at DAG parse
+        self.dbt_setup.connect_pod(self)  # the connection is read now, never at DAG parse
         self.build_kube_args(context, self.add_cmd_flags())
-        if self.dbt_setup.execution == "kubernetes":
-            self.log.info("Running command: %s", self.cmds + self.arguments)
-            artifact = compat.cosmos_kubernetes_execute(self, context)  # the sidecar's return.json
-            failed_run = None
-        else:
-            artifact, failed_run = self._run_locally(context)
+        artifact, failed_run = self.dbt_setup.runtime.run_pod_command(self, context)
         summary = summarize(artifact if isinstance(artifact, Mapping) else None)
         nodes = json.dumps(summary["nodes"], indent=1, default=str)
         self.log.info("dbt %s: %s\n%s", self.command, describe(summary), nodes)
@@ -173,7 +158,7 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
             raise DbtSparkOperatorError(f"dbt {self.command} failed: {names}")
         return summary
 
-    def _run_locally(self, context: Any) -> tuple[dict[str, Any] | None, str | None]:
+    def run_as_local_process(self, context: Any) -> tuple[dict[str, Any] | None, str | None]:
         """The pod's command as a local process: dbt's artifact, and why it failed (None if it did not)."""
         pod = self.build_pod_request_obj(context, dry_run=True)
         self.log.info("Running the pod's command locally: %s", pod.spec.containers[0].args)
@@ -203,9 +188,15 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
 
     def on_kill(self) -> None:
         """Airflow stops the task: delete the pod, or stop the local process group (dbt included)."""
-        if self.dbt_setup.execution == "kubernetes":
-            super().on_kill()
-        elif (process := getattr(self, "_local_process", None)) is not None:
+        self.dbt_setup.runtime.stop_pod_command(self)
+
+    def stop_pod(self) -> None:
+        """Delete the task's pod (KubernetesPodOperator's ``on_kill``)."""
+        super().on_kill()
+
+    def stop_local_process(self) -> None:
+        """Stop the local process group of :meth:`run_as_local_process`, if it started."""
+        if (process := self._local_process) is not None:
             stop_group(process.pid, proc=process)  # through its Popen, which keeps its exit code
 
 

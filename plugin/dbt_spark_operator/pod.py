@@ -19,6 +19,7 @@ from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 from kubernetes.client import models as k8s
 
 from dbt_spark_operator import compat
+from dbt_spark_operator.dbt_task import setup_of
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
 PROJECTS_MOUNT = "/opt/dbt/projects"
@@ -51,6 +52,7 @@ POD_SCRIPT = (
     f"{XCOM_DIR}/return.json 2>/dev/null || echo '{{}}' > {XCOM_DIR}/return.json; fi; "
     "exit $rc"
 )
+META_KEY = "dbt_spark_operator"  # dbt meta: {dbt_spark_operator: {resources: {requests: ..., limits: ...}}}
 _QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
 _LABEL_BAD = re.compile(r"[^a-z0-9.-]+")
 
@@ -114,6 +116,29 @@ def pod_name(task_id: str) -> str:
     DNS-1123 label. Never empty: the provider, left to name the pod itself, makes ``-<suffix>`` of a task
     id without a letter or digit, which the API server refuses."""
     return label_value(task_id)[:50].replace(".", "-").strip("-") or "x"
+
+
+def name_pod(task: Any, node: str, kind: str) -> None:
+    """Name ``task``'s pod after the task (:func:`pod_name`) and label it with the dbt node (or command,
+    macro, group) it runs and that node's kind (resource type, command, ``operation``, ``build``)."""
+    task.name = pod_name(task.task_id)
+    task.labels = {
+        **(task.labels or {}),
+        "dbt-node": label_value(node),
+        "dbt-resource-type": label_value(kind),
+    }
+
+
+def node_resources(node: Mapping[str, Any]) -> k8s.V1ResourceRequirements | None:
+    """The resources a dbt node's ``meta`` sets for its pod (``{META_KEY: {resources: {requests: ...,
+    limits: ...}}}``), checked; None when it sets none."""
+    custom = ((node.get("config") or {}).get("meta") or {}).get(META_KEY, {}).get("resources")
+    if not custom:
+        return None
+    try:
+        return resources(custom)
+    except DbtSparkOperatorError as exc:
+        raise DbtSparkOperatorError(f"dbt node {node.get('unique_id')}: meta.{META_KEY}.{exc}") from None
 
 
 def default_volume_layout() -> str:
@@ -353,8 +378,8 @@ def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) 
     task = copy.deepcopy(task)
     context = task_context(task, run_id)
     task.render_template_fields(context)
-    if getattr(task, "dbt_setup", None) is not None:  # the connection, read as the task reads it
-        task.dbt_setup.apply_connection(task, check_endpoint=False)  # renders offline: no handshake
+    if (setup := setup_of(task)) is not None:  # the connection, read as the task reads it
+        setup.connect_pod(task, check_endpoint=False)  # renders offline: no handshake
     task.build_kube_args(context, task.add_cmd_flags() if hasattr(task, "add_cmd_flags") else None)
     return task.build_pod_request_obj(context, dry_run=dry_run)
 

@@ -5,88 +5,30 @@ operator arguments (an argument neither the dbt operators nor KubernetesPodOpera
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from cosmos import ProfileConfig
-from cosmos.operators.base import AbstractDbtBase
 
-from dbt_spark_operator import compat
-from dbt_spark_operator.assets import AssetEventsAtEnd, keep_run_results
+from dbt_spark_operator import dbt_task
+from dbt_spark_operator.assets import AssetEventsAtEnd
 from dbt_spark_operator.errors import DbtSparkOperatorError
+from dbt_spark_operator.execution import Execution, ExecutionName, Runtime
+from dbt_spark_operator.execution import execution_of as execution_of  # the names tests and users import
+from dbt_spark_operator.execution import group_execution_of as group_execution_of
 from dbt_spark_operator.profile import KyuubiProfileMapping
-from dbt_spark_operator.project import packages_dir, project_dir
+from dbt_spark_operator.project import project_dir
 from dbt_spark_operator.provider import DEFAULT_CONN_ID
+from dbt_spark_operator.runtime import DbtRuntime, runtime_for
 
 if TYPE_CHECKING:  # local execution never imports the Kubernetes provider or client (0.6 s a task
     # process): the pod modules are imported where a pod is built
     from dbt_spark_operator.pod import PodSettings
-
-Execution = Literal["kubernetes", "local"]
-"""Where dbt runs: ``"kubernetes"``, a pod per task; ``"local"``, in the Airflow worker."""
-EXECUTIONS: tuple[Execution, ...] = get_args(Execution)
-GroupExecution = Literal["kubernetes", "local", "watcher", "watcher_kubernetes"]
-"""How a task group runs its nodes: a task (pod) each, or one ``dbt build`` mirrored by a task per node
-(:mod:`~dbt_spark_operator.watcher`): ``"watcher"`` builds in the worker, ``"watcher_kubernetes"`` in one
-pod."""
-GROUP_EXECUTIONS: tuple[GroupExecution, ...] = get_args(GroupExecution)
-
-
-def default_execution() -> str:
-    """``DBT_SPARK_EXECUTION`` (kubernetes, local, watcher or watcher_kubernetes), else kubernetes."""
-    return os.environ.get("DBT_SPARK_EXECUTION") or "kubernetes"
-
-
-def group_execution_of(value: str | None) -> GroupExecution:
-    """``value`` (default :func:`default_execution`) as a :data:`GroupExecution`, or one clear error."""
-    execution = value or default_execution()
-    for known in GROUP_EXECUTIONS:
-        if execution == known:
-            return known
-    raise DbtSparkOperatorError(f"execution must be {', '.join(GROUP_EXECUTIONS)}, got {execution!r}")
-
-
-def execution_of(value: str | None) -> Execution:
-    """Where one dbt command runs: ``value`` (default :func:`default_execution`); a watcher execution
-    runs a single command where its build runs (``watcher`` in the worker, ``watcher_kubernetes`` in a
-    pod): one command is one dbt process already. Anything else is one clear error."""
-    execution = group_execution_of(value)
-    if execution == "watcher":
-        return "local"
-    if execution == "watcher_kubernetes":
-        return "kubernetes"
-    return execution
-
-
-@functools.cache
-def _accepted_args(execution: Execution) -> frozenset[str]:
-    """Every argument the operators of ``execution`` take."""
-    operator: type
-    if execution == "kubernetes":
-        from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-
-        operator = KubernetesPodOperator
-    else:
-        from cosmos.operators.local import DbtLocalBaseOperator
-
-        operator = DbtLocalBaseOperator
-    return compat.operator_arguments((operator, AbstractDbtBase))
-
-
-@functools.cache
-def precompute_init_signatures() -> None:
-    """Cosmos reads the signature of every KubernetesPodOperator class for every task it builds: give
-    them a precomputed one (:func:`compat.precompute_init_signatures`)."""
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-
-    compat.precompute_init_signatures((KubernetesPodOperator, AbstractDbtBase))
-
 
 # The dbt pod's own settings: given as operator arguments they would replace, not extend, the pod's.
 POD_SETTINGS = {
@@ -108,7 +50,7 @@ POD_SETTINGS = {
 }
 
 
-def check_operator_args(operator_args: Mapping[str, Any], execution: Execution) -> None:
+def check_operator_args(operator_args: Mapping[str, Any], runtime: Runtime) -> None:
     """Cosmos drops operator arguments it does not know; reject them instead, naming the key."""
     for key in operator_args:
         if key in POD_SETTINGS:
@@ -117,9 +59,9 @@ def check_operator_args(operator_args: Mapping[str, Any], execution: Execution) 
                 f"operator argument {key!r} would replace the dbt pod's own: "
                 + (f"use PodSettings({setting}=...)" if setting else "the pod's command is the package's")
             )
-        if key not in _accepted_args(execution):
+        if key not in runtime_for(runtime).accepted_args():
             raise DbtSparkOperatorError(
-                f"unknown operator argument {key!r} ({execution} execution): "
+                f"unknown operator argument {key!r} ({runtime.value} execution): "
                 "neither the dbt operators nor KubernetesPodOperator take it"
             )
 
@@ -138,15 +80,15 @@ class ProjectSetup:
     operator_args: dict[str, Any]  # the user's extra operator arguments, checked
     pod: PodSettings | None
 
+    @property
+    def runtime(self) -> DbtRuntime:
+        """Where the project's dbt runs."""
+        return runtime_for(self.execution.runtime)
+
     @cached_property
     def pod_settings(self) -> PodSettings:
         """The pod settings (local execution runs the pod's argv and env as a local process)."""
-        from dbt_spark_operator.pod import PodSettings
-
-        pod = self.pod or PodSettings()
-        if self.execution == "local" and pod.password_secret is None:  # resolved from the connection
-            pod = pod.with_(password_secret=("local-connection", "password"))
-        return pod
+        return self.runtime.pod_settings(self.pod)
 
     @cached_property
     def pod_args(self) -> dict[str, Any]:
@@ -160,35 +102,9 @@ class ProjectSetup:
         return f"{PROJECTS_MOUNT}/{self.path.name}"
 
     @property
-    def local_operator_args(self) -> dict[str, Any]:
-        """Cosmos local operators' arguments: dbt finds the packages the deps task installed and writes
-        its artifacts in the task's own copy of the project, which the task reads for its asset event
-        (Cosmos's own OpenLineage assets are off: :mod:`~dbt_spark_operator.assets` names them)."""
-        env = {
-            "DBT_PACKAGES_DIR": str(packages_dir(self.path.name)),
-            "DBT_TARGET_PATH": "target",  # in the task's copy of the project, never shared between tasks
-            **self.operator_args.get("env", {}),
-        }
-        callbacks = self.operator_args.get("callback") or []
-        callbacks = [*(callbacks if isinstance(callbacks, list) else [callbacks]), keep_run_results]
-        return {
-            "emit_datasets": False,  # dbt_task_group sets it for its tasks (RenderConfig)
-            **self.operator_args,
-            "env": env,
-            "callback": callbacks,
-            "pre_execute": self.at_run,
-            "post_execute": self.at_end,
-        }
-
-    @property
-    def kubernetes_operator_args(self) -> dict[str, Any]:
-        """Cosmos Kubernetes operators' arguments: the pod, the user's extra arguments, the run-time hooks."""
-        return {
-            **self.pod_args,
-            **self.operator_args,
-            "pre_execute": self.at_run,
-            "post_execute": self.at_end,
-        }
+    def cosmos_operator_args(self) -> dict[str, Any]:
+        """The arguments of the project's Cosmos operators (:meth:`DbtRuntime.operator_args`)."""
+        return self.runtime.operator_args(self)
 
     @cached_property
     def at_run(self) -> ConnectionAtRun:
@@ -204,10 +120,8 @@ class ProjectSetup:
         profile: str = self.mapping.get_profile_file_contents(*names)
         return profile
 
-    def apply_connection(self, task: Any, check_endpoint: bool = True) -> None:
-        """Read and check the connection for ``task``; a pod-based task gets the rendered profile and, when
-        the connection has a password, the Secret reference that carries it into the pod. Call it after
-        Airflow rendered the task's templates (``pre_execute`` is): the profile holds dbt's own Jinja.
+    def read_connection(self, check_endpoint: bool = True) -> str:
+        """The profile rendered from the connection, read and checked.
 
         ``check_endpoint``: one handshake with the server first (:meth:`KyuubiProfileMapping.
         check_endpoint`): a refused login or a TLS mismatch fails the task at once, where dbt would retry
@@ -215,8 +129,22 @@ class ProjectSetup:
         profile_yaml = self.profile_yaml()
         if check_endpoint:
             self.mapping.check_endpoint()
-        if not hasattr(task, "build_pod_request_obj"):  # a Cosmos local operator renders its own
-            return
+        return profile_yaml
+
+    def apply_connection(self, task: Any, check_endpoint: bool = True) -> None:
+        """Read and check the connection for ``task``, one of the project's Cosmos tasks, and hand it to
+        where the task runs dbt (:meth:`DbtRuntime.apply_connection`). Call it after Airflow rendered the
+        task's templates (``pre_execute`` is): the profile holds dbt's own Jinja."""
+        self.runtime.apply_connection(self, task, self.read_connection(check_endpoint))
+
+    def connect_pod(self, task: Any, check_endpoint: bool = True) -> None:
+        """Read and check the connection for ``task``, a task that builds a pod wherever dbt runs (the
+        nine operators run its command locally in local execution), and add it to the pod."""
+        self.add_connection_to_pod(task, self.read_connection(check_endpoint))
+
+    def add_connection_to_pod(self, task: Any, profile_yaml: str) -> None:
+        """The rendered profile and, when the connection has a password, the Secret reference that carries
+        it, in ``task``'s pod."""
         password_env = self.mapping.password_env_var() if self.mapping.password else None
         env, secrets = self.pod_settings.connection_env(profile_yaml, password_env)
         task.env_vars = [e for e in task.env_vars or [] if e.name != env.name] + [env]
@@ -242,8 +170,8 @@ class ConnectionAtRun:
 
     def __call__(self, context: Any) -> None:
         task = context["task"]
-        if not getattr(task, "connection_when_dbt_runs", False):
-            task.dbt_setup.apply_connection(task)
+        if dbt_task.reads_connection_at_start(task):
+            dbt_task.require_setup(task).apply_connection(task)
         if self.then is not None:
             self.then(context)
 
@@ -251,7 +179,7 @@ class ConnectionAtRun:
 def project_setup(
     project: str | os.PathLike[str],
     *,
-    execution: GroupExecution | None = None,
+    execution: ExecutionName | Execution | None = None,
     conn_id: str = DEFAULT_CONN_ID,
     profile_name: str | None = None,
     target_name: str = "kyuubi",
@@ -261,17 +189,16 @@ def project_setup(
 ) -> ProjectSetup:
     """Resolve and check a project's paths, profile arguments and pod settings, one clear error for each
     bad input; the connection itself is not read (see :meth:`ProjectSetup.apply_connection`)."""
-    checked = execution_of(execution)
+    checked = Execution.parse(execution)
     path = project_dir(project)
     project_yml = yaml.safe_load((path / "dbt_project.yml").read_text())
     project_name = project_yml["name"]
     args = dict(operator_args or {})
-    check_operator_args(args, checked)
+    check_operator_args(args, checked.runtime)
 
     mapping = KyuubiProfileMapping(conn_id, dict(profile_args or {}))  # checks profile_args
     profile_name = profile_name or project_yml.get("profile") or project_name
     profile = ProfileConfig(profile_name=profile_name, target_name=target_name, profile_mapping=mapping)
     setup = ProjectSetup(checked, path, project_name, mapping, profile, args, pod)
-    if checked == "kubernetes" or pod is not None:
-        setup.pod_args  # noqa: B018 -- checks the pod settings now, at DAG parse
+    setup.runtime.check_at_parse(setup)
     return setup

@@ -14,26 +14,21 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator, TaskGroup
-from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
-from cosmos.constants import DbtResourceType, ExecutionMode, LoadMode, SourceRenderingBehavior, TestBehavior
+from cosmos import DbtTaskGroup, ProjectConfig, RenderConfig
+from cosmos.constants import DbtResourceType, LoadMode, SourceRenderingBehavior, TestBehavior
 
-from dbt_spark_operator import compat, deprecations
+from dbt_spark_operator import compat, dbt_task, deprecations
 from dbt_spark_operator.assets import PRODUCERS, ProjectAssets
 from dbt_spark_operator.errors import DbtSparkOperatorError
+from dbt_spark_operator.execution import Execution, ExecutionName, Graph
 from dbt_spark_operator.manifest import Manifest, manifest_path, read_manifest
 from dbt_spark_operator.per_test import OneTaskPerTest, detached_test_id, test_task_id
-from dbt_spark_operator.project_setup import (
-    GroupExecution,
-    group_execution_of,
-    precompute_init_signatures,
-    project_setup,
-)
+from dbt_spark_operator.project_setup import ProjectSetup, project_setup
 from dbt_spark_operator.provider import DEFAULT_CONN_ID
 
 if TYPE_CHECKING:
     from dbt_spark_operator.pod import PodSettings
-
-META_KEY = "dbt_spark_operator"  # dbt meta: {dbt_spark_operator: {resources: {requests: ..., limits: ...}}}
+    from dbt_spark_operator.runtime import DbtRuntime
 
 
 def _gc_paused(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -58,7 +53,7 @@ def dbt_task_group(
     project: str | os.PathLike[str] | None = None,
     *,
     group_id: str | None = None,
-    execution: GroupExecution | None = None,
+    execution: ExecutionName | Execution | None = None,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
     conn_id: str = DEFAULT_CONN_ID,
@@ -78,15 +73,16 @@ def dbt_task_group(
     ``execution`` is ``"kubernetes"`` (one pod per task), ``"local"`` (dbt in the worker, a process per
     task), ``"watcher"`` (one ``dbt build`` in the worker, task ``<group>.dbt_build``, whose results the
     node tasks mirror from the triggerer: :mod:`~dbt_spark_operator.watcher`) or ``"watcher_kubernetes"``
-    (the same with the build in one pod, and a node task's own run in its pod), default from
-    ``DBT_SPARK_EXECUTION``. The profile comes from the Airflow connection ``conn_id`` (type kyuubi or
-    hiveserver2) through :class:`KyuubiProfileMapping`, with ``profile_args`` on top. Extra
-    ``task_group_args`` go to the task group (``dag``, ``default_args``, ``tooltip``...).
+    (the same with the build in one pod, and a node task's own run in its pod), or an
+    :class:`~dbt_spark_operator.execution.Execution`; default from ``DBT_SPARK_EXECUTION``. The profile
+    comes from the Airflow connection ``conn_id`` (type kyuubi or hiveserver2) through
+    :class:`KyuubiProfileMapping`, with ``profile_args`` on top. Extra ``task_group_args`` go to the task
+    group (``dag``, ``default_args``, ``tooltip``...).
     """
-    mode = group_execution_of(execution)
+    mode = Execution.parse(execution)
     setup = project_setup(
         deprecations.project_or_demo("dbt_task_group", project),
-        execution=mode,  # where each dbt process runs: watcher's is local, watcher_kubernetes's a pod
+        execution=mode,
         conn_id=conn_id,
         profile_name=profile_name,
         target_name=target_name,
@@ -94,9 +90,8 @@ def dbt_task_group(
         pod=pod,
         operator_args=operator_args,
     )
-    kubernetes = setup.execution == "kubernetes"
-    if kubernetes:
-        precompute_init_signatures()
+    runtime = setup.runtime
+    runtime.prepare_render()
     manifest_file = manifest_path(setup.path, manifest, target_name)
     group_id = group_id or setup.project_name
     # Our own typed read of the manifest, at most once per call (Cosmos reads it too, for its own graph).
@@ -115,8 +110,7 @@ def dbt_task_group(
     tests = OneTaskPerTest(manifest_file, parsed, render_config)
     render_config.node_converters = {DbtResourceType.TEST: tests}
     project_config = ProjectConfig(
-        # In Kubernetes execution the project path is the pod's (ExecutionConfig), not this host's.
-        dbt_project_path=None if kubernetes else setup.path,
+        dbt_project_path=runtime.rendered_project_path(setup),
         manifest_path=manifest_file,
         project_name=setup.project_name,
         install_dbt_deps=False,  # the deps task installs packages once, for every task (DBT_PACKAGES_DIR)
@@ -129,13 +123,9 @@ def dbt_task_group(
             group_id=group_id,
             project_config=project_config,
             profile_config=setup.profile,
-            execution_config=ExecutionConfig(
-                execution_mode=ExecutionMode.KUBERNETES, dbt_project_path=setup.pod_project_dir
-            )
-            if kubernetes
-            else ExecutionConfig(execution_mode=ExecutionMode.LOCAL),
+            execution_config=runtime.execution_config(setup),
             render_config=render_config,
-            operator_args=setup.kubernetes_operator_args if kubernetes else setup.local_operator_args,
+            operator_args=setup.cosmos_operator_args,
             **task_group_args,
         )
     if not group.children:
@@ -145,16 +135,15 @@ def dbt_task_group(
         )
     assets = ProjectAssets(parsed(), conn_id, (profile_args or {}).get("schema"))
     for task in _tasks(group):
-        task.dbt_setup = setup  # what the run-time hook (ConnectionAtRun) reads
-        _node_assets(task, assets, kubernetes)
-        if kubernetes:
-            _per_node_pod_settings(task)
-    if mode in ("watcher", "watcher_kubernetes"):
+        dbt_task.set_setup(task, setup)  # what the run-time hook (ConnectionAtRun) reads
+        _node_assets(task, assets, runtime)
+        runtime.node_task(task)
+    if mode.graph is Graph.WATCHED_BUILD:
         _watch(group, setup, select, exclude)
     return group
 
 
-def _watch(group: TaskGroup, setup: Any, select: Sequence[str], exclude: Sequence[str]) -> None:
+def _watch(group: TaskGroup, setup: ProjectSetup, select: Sequence[str], exclude: Sequence[str]) -> None:
     """Watcher execution: one build task for the group's selection; every seed, model, snapshot and test
     task mirrors its node's result from it (a source's freshness task runs as in its execution)."""
     from dbt_spark_operator.watcher import BUILD_TASK, make_mirror
@@ -164,35 +153,17 @@ def _watch(group: TaskGroup, setup: Any, select: Sequence[str], exclude: Sequenc
         node = compat.cosmos_node_config(task)
         if node.get("resource_type") in (*PRODUCERS, "test") and node.get("unique_id"):
             nodes.append((task, node["unique_id"]))
-    build_args: dict[str, Any] = {
-        "task_id": BUILD_TASK,
-        "task_group": group,
-        "profile_config": setup.profile,
-        "select": " ".join(select) or None,
-        "exclude": " ".join(exclude) or None,
-        "node_tasks": {task.task_id: task.select for task, _ in nodes},
-    }
-    build: Any
-    if setup.execution == "kubernetes":
-        from dbt_spark_operator.pod import label_value, pod_name
-        from dbt_spark_operator.watcher_pod import DbtBuildPodProducer
-
-        build = DbtBuildPodProducer(
-            project_dir=setup.pod_project_dir, **build_args, **setup.kubernetes_operator_args
-        )
-        build.name = pod_name(build.task_id)
-        build.labels = {
-            **build.labels,
-            "dbt-node": label_value(group.group_id or BUILD_TASK),
-            "dbt-resource-type": "build",
-        }
-    else:
-        from dbt_spark_operator.watcher import DbtBuildProducer
-
-        build = DbtBuildProducer(
-            project_dir=str(setup.path), install_deps=False, **build_args, **setup.local_operator_args
-        )
-    build.dbt_setup = setup
+    build = setup.runtime.build_producer(
+        setup,
+        group.group_id or BUILD_TASK,
+        task_id=BUILD_TASK,
+        task_group=group,
+        profile_config=setup.profile,
+        select=" ".join(select) or None,
+        exclude=" ".join(exclude) or None,
+        node_tasks={task.task_id: task.select for task, _ in nodes},
+    )
+    dbt_task.set_setup(build, setup)
     for task, unique_id in nodes:
         make_mirror(task, unique_id, build.task_id)
 
@@ -245,7 +216,7 @@ def dbt_run_operation(
     macro_name: str,
     project: str | os.PathLike[str] | None = None,
     *,
-    execution: GroupExecution | None = None,
+    execution: ExecutionName | Execution | None = None,
     conn_id: str = DEFAULT_CONN_ID,
     profile_name: str | None = None,
     target_name: str = "kyuubi",
@@ -272,38 +243,8 @@ def dbt_run_operation(
         pod=pod,
         operator_args=operator_args,
     )
-    if setup.execution == "kubernetes":
-        from cosmos.operators.kubernetes import DbtRunOperationKubernetesOperator
-
-        from dbt_spark_operator.pod import label_value, pod_name
-
-        pod_task = DbtRunOperationKubernetesOperator(
-            task_id=task_id,
-            macro_name=macro_name,
-            project_dir=setup.pod_project_dir,
-            profile_config=setup.profile,
-            **setup.kubernetes_operator_args,
-        )
-        compat.cosmos_pod_task(pod_task)
-        pod_task.name = pod_name(task_id)
-        pod_task.labels = {
-            **pod_task.labels,
-            "dbt-node": label_value(macro_name),
-            "dbt-resource-type": "operation",
-        }
-        task: BaseOperator = pod_task
-    else:
-        from cosmos.operators.local import DbtRunOperationLocalOperator
-
-        task = DbtRunOperationLocalOperator(
-            task_id=task_id,
-            macro_name=macro_name,
-            project_dir=str(setup.path),
-            profile_config=setup.profile,
-            install_deps=False,
-            **setup.local_operator_args,
-        )
-    task.dbt_setup = setup
+    task = setup.runtime.run_operation(setup, task_id, macro_name)
+    dbt_task.set_setup(task, setup)
     return task
 
 
@@ -315,15 +256,15 @@ def _tasks(group: TaskGroup) -> Iterator[Any]:
             yield child
 
 
-def _node_assets(task: Any, assets: ProjectAssets, kubernetes: bool) -> None:
+def _node_assets(task: Any, assets: ProjectAssets, runtime: DbtRuntime) -> None:
     """The node's relation as the task's outlet and what it reads as inlets; a source's task reads the
-    source. In a pod, the XCom sidecar hands dbt's run_results.json back for the asset event."""
+    source. The task hands dbt's result back for the asset event (:meth:`DbtRuntime.carry_result`)."""
     node = compat.cosmos_node_config(task)
     unique_id = node.get("unique_id")
     kind = node.get("resource_type")
     if not unique_id or kind not in (*PRODUCERS, "source"):
         return
-    task.dbt_unique_id = unique_id
+    dbt_task.set_unique_id(task, unique_id)
     if kind == "source":
         task.inlets = [a for a in [assets.asset(unique_id)] if a is not None]
         return
@@ -332,25 +273,4 @@ def _node_assets(task: Any, assets: ProjectAssets, kubernetes: bool) -> None:
     if outlet is None:
         return
     task.outlets = [outlet]
-    if kubernetes:
-        task.do_xcom_push = True  # the sidecar carries dbt's result for the asset event
-
-
-def _per_node_pod_settings(task: Any) -> None:
-    """Labels naming the dbt node, and resources from the node's ``meta`` when it sets them."""
-    from dbt_spark_operator.pod import label_value, pod_name, resources
-
-    compat.cosmos_pod_task(task)
-    node = compat.cosmos_node_config(task)
-    task.name = pod_name(task.task_id)
-    task.labels = {
-        **(task.labels or {}),
-        "dbt-node": label_value(node.get("name") or task.task_id),
-        "dbt-resource-type": label_value(node.get("resource_type") or "unknown"),
-    }
-    custom = ((node.get("config") or {}).get("meta") or {}).get(META_KEY, {}).get("resources")
-    if custom:
-        try:
-            task.container_resources = resources(custom)
-        except DbtSparkOperatorError as exc:
-            raise DbtSparkOperatorError(f"dbt node {node.get('unique_id')}: meta.{META_KEY}.{exc}") from None
+    runtime.carry_result(task)

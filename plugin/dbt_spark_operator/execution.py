@@ -1,0 +1,76 @@
+"""The ``execution`` argument on two axes, where dbt runs (:class:`Runtime`) and how a task group runs
+its graph (:class:`Graph`), parsed here and nowhere else (with ``DBT_SPARK_EXECUTION``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import Enum
+from typing import Literal, get_args
+
+from dbt_spark_operator.errors import DbtSparkOperatorError
+
+EXECUTION_ENV = "DBT_SPARK_EXECUTION"
+
+
+class Runtime(Enum):
+    """Where a dbt process runs."""
+
+    LOCAL = "local"  # in the Airflow worker
+    KUBERNETES = "kubernetes"  # in a pod of its own
+
+
+class Graph(Enum):
+    """How a task group runs its nodes."""
+
+    PER_NODE = "per_node"  # a task (one dbt process) per node
+    WATCHED_BUILD = "watched_build"  # one dbt build; a task per node mirrors its result (watcher.py)
+
+
+ExecutionName = Literal["kubernetes", "local", "watcher", "watcher_kubernetes"]
+"""``"kubernetes"``: a pod per task; ``"local"``: dbt in the worker; ``"watcher"``: one ``dbt build`` in
+the worker mirrored by a task per node; ``"watcher_kubernetes"``: the same with the build in one pod."""
+EXECUTION_NAMES: tuple[ExecutionName, ...] = get_args(ExecutionName)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where dbt runs and how a task group runs its graph."""
+
+    runtime: Runtime
+    graph: Graph = Graph.PER_NODE
+
+    @classmethod
+    def parse(cls, value: ExecutionName | str | Execution | None) -> Execution:
+        """``value``, else ``DBT_SPARK_EXECUTION``, else kubernetes; any other value is one clear error."""
+        if isinstance(value, Execution):
+            return value
+        name = value or os.environ.get(EXECUTION_ENV) or "kubernetes"
+        for known in EXECUTION_NAMES:
+            if name == known:
+                return _BY_NAME[known]
+        raise DbtSparkOperatorError(f"execution must be {', '.join(EXECUTION_NAMES)}, got {name!r}")
+
+    @property
+    def name(self) -> ExecutionName:
+        """The execution's name as ``execution=`` takes it."""
+        return next(name for name, execution in _BY_NAME.items() if execution == self)
+
+
+_BY_NAME: dict[ExecutionName, Execution] = {
+    "kubernetes": Execution(Runtime.KUBERNETES),
+    "local": Execution(Runtime.LOCAL),
+    "watcher": Execution(Runtime.LOCAL, Graph.WATCHED_BUILD),
+    "watcher_kubernetes": Execution(Runtime.KUBERNETES, Graph.WATCHED_BUILD),
+}
+
+
+def group_execution_of(value: ExecutionName | str | Execution | None) -> ExecutionName:
+    """The name of the execution ``value`` parses to (:meth:`Execution.parse`)."""
+    return Execution.parse(value).name
+
+
+def execution_of(value: ExecutionName | str | Execution | None) -> str:
+    """Where one dbt command of ``value`` runs (``"kubernetes"`` or ``"local"``): a watcher execution
+    runs a single command where its build runs, one command being one dbt process already."""
+    return Execution.parse(value).runtime.value

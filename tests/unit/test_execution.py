@@ -1,0 +1,77 @@
+"""``execution`` parsed in one place (two axes), the runtime chosen for each place dbt runs, and the
+typed accessors of what the package keeps on an operator."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import python_json
+from dbt_spark_operator import DbtSparkOperatorError, dbt_task
+from dbt_spark_operator.execution import Execution, Graph, Runtime
+from dbt_spark_operator.runtime import runtime_for
+
+NAMES = {
+    "kubernetes": (Runtime.KUBERNETES, Graph.PER_NODE),
+    "local": (Runtime.LOCAL, Graph.PER_NODE),
+    "watcher": (Runtime.LOCAL, Graph.WATCHED_BUILD),
+    "watcher_kubernetes": (Runtime.KUBERNETES, Graph.WATCHED_BUILD),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_execution_name_is_a_runtime_and_a_graph_and_back(name):
+    execution = Execution.parse(name)
+    assert (execution.runtime, execution.graph) == NAMES[name]
+    assert execution.name == name and Execution.parse(execution) is execution
+
+
+def test_the_default_comes_from_the_environment_else_kubernetes(monkeypatch):
+    monkeypatch.delenv("DBT_SPARK_EXECUTION", raising=False)
+    assert Execution.parse(None) == Execution(Runtime.KUBERNETES)
+    monkeypatch.setenv("DBT_SPARK_EXECUTION", "watcher")
+    assert Execution.parse(None) == Execution(Runtime.LOCAL, Graph.WATCHED_BUILD)
+    assert Execution.parse("local") == Execution(Runtime.LOCAL)
+
+
+def test_a_bad_execution_is_one_line_naming_the_four(monkeypatch):
+    with pytest.raises(DbtSparkOperatorError) as error:
+        Execution.parse("pods")
+    assert str(error.value) == "execution must be kubernetes, local, watcher, watcher_kubernetes, got 'pods'"
+    monkeypatch.setenv("DBT_SPARK_EXECUTION", "Local")
+    with pytest.raises(DbtSparkOperatorError, match="got 'Local'"):
+        Execution.parse(None)
+
+
+@pytest.mark.parametrize("runtime", list(Runtime))
+def test_each_place_dbt_runs_has_its_runtime(runtime):
+    assert runtime_for(runtime).runtime is runtime
+
+
+def test_choosing_a_runtime_imports_neither_the_kubernetes_provider_nor_its_client():
+    script = """
+import json, sys
+from dbt_spark_operator.execution import Execution
+from dbt_spark_operator.runtime import runtime_for
+runtime_for(Execution.parse("local").runtime)
+runtime_for(Execution.parse("kubernetes").runtime)
+heavy = ("kubernetes", "kubernetes_asyncio", "airflow.providers.cncf.kubernetes.operators")
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m.startswith(heavy[2]))))
+"""
+    assert python_json(script, env=dict(os.environ)) == []
+
+
+def test_the_accessors_read_what_they_wrote_and_nothing_on_another_task():
+    task, other = SimpleNamespace(task_id="t"), SimpleNamespace(task_id="o")
+    setup = SimpleNamespace(project_name="p")
+    dbt_task.set_setup(task, setup)
+    dbt_task.set_unique_id(task, "model.p.m")
+    dbt_task.keep_result(task, {"results": []})
+    assert dbt_task.setup_of(task) is setup and dbt_task.require_setup(task) is setup
+    assert dbt_task.unique_id_of(task) == "model.p.m" and dbt_task.result_of(task) == {"results": []}
+    assert (dbt_task.setup_of(other), dbt_task.unique_id_of(other), dbt_task.result_of(other)) == (None,) * 3
+    with pytest.raises(DbtSparkOperatorError, match="'o' is no dbt task of this package"):
+        dbt_task.require_setup(other)
+    assert dbt_task.reads_connection_at_start(other) and not dbt_task.builds_pod(other)
