@@ -1,6 +1,6 @@
-"""What the package keeps on an Airflow operator it did not define (a task Cosmos built), typed, read
-and written here only. The attributes are plain instance attributes: Airflow copies them with the task
-before it runs, and neither serializes them nor shows them as settings."""
+"""What the package keeps on an Airflow operator, typed, read and written here only: plain instance
+attributes, set at DAG parse (each process that parses the DAG sets them again) or when the task runs.
+Cosmos builds a task group's operators from its own classes, which declare none of them."""
 
 from __future__ import annotations
 
