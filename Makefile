@@ -65,7 +65,7 @@ test: install tools
 	tools/py313/run
 
 ## The cluster suite alone (starts and stops the cluster unless it is running).
-test-cluster: install
+test-cluster: install tools
 	dbt-spark-operator engine fetch
 	tools/cluster/with pytest tests/cluster
 
