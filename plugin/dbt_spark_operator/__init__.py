@@ -7,6 +7,7 @@ discovery and the CLI):
 - ``DbtSparkOperator`` and its nine command subclasses (``DbtSparkRunOperator`` ...)
 - :class:`PodSettings` -- image, volumes, resources, secrets of the dbt pods
 - :class:`KyuubiProfileMapping` -- the dbt-spark thrift profile from an Airflow ``kyuubi`` connection
+- :class:`Execution` (:class:`Runtime`, :class:`Graph`) -- where dbt runs and how a group runs its graph
 - :class:`DbtSparkOperatorError` -- every bad-input error, one line
 """
 
@@ -37,6 +38,7 @@ _LAZY = {
     "dbt_asset": "dbt_spark_operator.assets",
     "PodSettings": "dbt_spark_operator.pod",
     "KyuubiProfileMapping": "dbt_spark_operator.profile",
+    **dict.fromkeys(("Execution", "Runtime", "Graph"), "dbt_spark_operator.execution"),
 }
 __all__ = ["DbtSparkOperatorError", *_LAZY]
 

@@ -75,3 +75,15 @@ def test_the_accessors_read_what_they_wrote_and_nothing_on_another_task():
     with pytest.raises(DbtSparkOperatorError, match="'o' is no dbt task of this package"):
         dbt_task.require_setup(other)
     assert dbt_task.reads_connection_at_start(other) and not dbt_task.builds_pod(other)
+
+
+def test_the_package_exports_the_execution_types():
+    import dbt_spark_operator
+    from dbt_spark_operator import execution
+
+    assert {"Execution", "Runtime", "Graph"} <= set(dbt_spark_operator.__all__)
+    assert dbt_spark_operator.Execution is execution.Execution
+    watcher = dbt_spark_operator.Execution(
+        dbt_spark_operator.Runtime.LOCAL, dbt_spark_operator.Graph.WATCHED_BUILD
+    )
+    assert watcher.name == "watcher" and execution.Execution.parse("watcher") == watcher
