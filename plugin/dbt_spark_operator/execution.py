@@ -63,14 +63,3 @@ _BY_NAME: dict[ExecutionName, Execution] = {
     "watcher": Execution(Runtime.LOCAL, Graph.WATCHED_BUILD),
     "watcher_kubernetes": Execution(Runtime.KUBERNETES, Graph.WATCHED_BUILD),
 }
-
-
-def group_execution_of(value: ExecutionName | str | Execution | None) -> ExecutionName:
-    """The name of the execution ``value`` parses to (:meth:`Execution.parse`)."""
-    return Execution.parse(value).name
-
-
-def execution_of(value: ExecutionName | str | Execution | None) -> str:
-    """Where one dbt command of ``value`` runs (``"kubernetes"`` or ``"local"``): a watcher execution
-    runs a single command where its build runs, one command being one dbt process already."""
-    return Execution.parse(value).runtime.value

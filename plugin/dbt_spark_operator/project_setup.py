@@ -19,8 +19,6 @@ from dbt_spark_operator import dbt_task
 from dbt_spark_operator.assets import AssetEventsAtEnd
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, ExecutionName, Runtime
-from dbt_spark_operator.execution import execution_of as execution_of  # re-exported: imported from here
-from dbt_spark_operator.execution import group_execution_of as group_execution_of
 from dbt_spark_operator.profile import KyuubiProfileMapping
 from dbt_spark_operator.project import project_dir
 from dbt_spark_operator.provider import DEFAULT_CONN_ID

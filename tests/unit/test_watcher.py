@@ -234,12 +234,14 @@ def test_resumed_after_the_trigger_a_node_task_records_the_result_or_runs_its_no
 
 
 def test_an_operator_given_watcher_execution_runs_its_command_locally(monkeypatch):
-    from dbt_spark_operator.project_setup import execution_of, group_execution_of
+    from dbt_spark_operator.execution import Execution, Runtime
 
-    assert execution_of("watcher") == "local" and group_execution_of("watcher") == "watcher"
+    assert (
+        Execution.parse("watcher").runtime is Runtime.LOCAL and Execution.parse("watcher").name == "watcher"
+    )
     monkeypatch.setenv("DBT_SPARK_EXECUTION", "watcher")
-    assert execution_of(None) == "local" and group_execution_of(None) == "watcher"
-    assert execution_of("watcher_kubernetes") == "kubernetes"
+    assert Execution.parse(None).runtime is Runtime.LOCAL and Execution.parse(None).name == "watcher"
+    assert Execution.parse("watcher_kubernetes").runtime is Runtime.KUBERNETES
 
 
 def _log_line(name: str, data: dict[str, Any]) -> str:
