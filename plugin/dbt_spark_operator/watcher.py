@@ -226,7 +226,6 @@ class DbtBuildProducer(DbtBuildLocalOperator):
         publisher = start_build(self, context["ti"])
         if publisher is None:
             return None
-        self._publisher = publisher
         self.dbt_events.publisher = publisher
         try:
             return super().execute(context, **kwargs)
@@ -234,15 +233,21 @@ class DbtBuildProducer(DbtBuildLocalOperator):
             results = publisher.close()
             log.info("dbt build published the results of %d nodes", len(results))
 
+    def _running(self) -> ResultPublisher:
+        """The publisher of the build this task runs (set by :meth:`execute`)."""
+        publisher = self.dbt_events.publisher
+        assert publisher is not None, "dbt ran outside DbtBuildProducer.execute"
+        return publisher
+
     def handle_exception_dbt_runner(self, result: Any) -> None:
         if result.exception is None and result.result is not None:
-            self._publisher.log_failed()
+            self._running().log_failed()
             return
         super().handle_exception_dbt_runner(result)
 
     def handle_exception_subprocess(self, result: Any) -> None:
         if result.exit_code == 1:  # dbt ran; some nodes failed
-            self._publisher.log_failed()
+            self._running().log_failed()
             return
         super().handle_exception_subprocess(result)
 
