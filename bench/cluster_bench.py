@@ -107,7 +107,7 @@ def floor_build(cluster: DevCluster, stack: AirflowStack, dag_id: str) -> float:
     """The watcher_kubernetes DAG's build pod, created through the API: seconds to Succeeded."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from dbt_spark_operator.pod import render_pod
+    from dbt_spark_operator.runtime.rendered_pod import render_pod
 
     connection = stack.env["AIRFLOW_CONN_KYUUBI_DEFAULT"]
     os.environ.update(cluster.airflow_env(), AIRFLOW_CONN_KYUUBI_DEFAULT=connection)

@@ -34,7 +34,7 @@ CHILD = textwrap.dedent("""
     from cosmos.constants import ExecutionMode, LoadMode
     import cosmos.operators.kubernetes  # the operator classes both build (imports are not measured)
     from dbt_spark_operator import dbt_task_group
-    from dbt_spark_operator.profile import KyuubiProfileMapping
+    from dbt_spark_operator.connection.profile import KyuubiProfileMapping
 
     method, project = sys.argv[1], Path(sys.argv[2])
     # Airflow's DAG processor freezes the GC before it forks a parser: the imports above are frozen too.
@@ -186,7 +186,7 @@ def main() -> int:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "plugin"))
-    from dbt_spark_operator.project import write_manifest
+    from dbt_spark_operator.project.paths import write_manifest
 
     env = {
         **os.environ,

@@ -136,7 +136,7 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RUN_RESULTS.md")
     args = parser.parse_args()
 
-    from dbt_spark_operator.project import write_manifest
+    from dbt_spark_operator.project.paths import write_manifest
 
     tmp = Path(tempfile.mkdtemp(prefix="dbt-spark-run-bench-"))
     env, port, engine = start_engine(tmp)

@@ -27,7 +27,7 @@ from run_bench import DAG_FILE, EXECUTORS, ROOT, THREADS, _ts, kyuubi_connection
 
 from dbt_spark_operator.dev.airflow_stack import AirflowStack, Postgres, free_port
 from dbt_spark_operator.dev.generated_project import generate
-from dbt_spark_operator.watcher import BUILD_TASK
+from dbt_spark_operator.watcher.build import BUILD_TASK
 
 
 def main() -> int:
@@ -39,7 +39,7 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "SOAK_RESULTS.md")
     args = parser.parse_args()
 
-    from dbt_spark_operator.project import write_manifest
+    from dbt_spark_operator.project.paths import write_manifest
 
     tmp = Path(tempfile.mkdtemp(prefix="dbt-spark-soak-"))
     env, port, engine = start_engine(tmp)

@@ -118,7 +118,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def manifest() -> Path:
     """DAG parsing reads target/manifest.json: refresh it from the project once per session."""
-    from dbt_spark_operator.project import write_manifest
+    from dbt_spark_operator.project.paths import write_manifest
 
     return write_manifest(PROJECT)
 

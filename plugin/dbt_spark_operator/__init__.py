@@ -32,12 +32,12 @@ _OPERATORS = (
     "DbtSparkFreshnessOperator",
 )
 _LAZY = {
-    **dict.fromkeys(_OPERATORS, "dbt_spark_operator.operators"),
-    "dbt_task_group": "dbt_spark_operator.task_group",
-    "dbt_run_operation": "dbt_spark_operator.task_group",
-    "dbt_asset": "dbt_spark_operator.assets",
-    "PodSettings": "dbt_spark_operator.pod",
-    "KyuubiProfileMapping": "dbt_spark_operator.profile",
+    **dict.fromkeys(_OPERATORS, "dbt_spark_operator.commands.operators"),
+    "dbt_task_group": "dbt_spark_operator.graph.task_group",
+    "dbt_run_operation": "dbt_spark_operator.graph.task_group",
+    "dbt_asset": "dbt_spark_operator.graph.assets",
+    "PodSettings": "dbt_spark_operator.pod.settings",
+    "KyuubiProfileMapping": "dbt_spark_operator.connection.profile",
     **dict.fromkeys(("Execution", "Runtime", "Graph"), "dbt_spark_operator.execution"),
 }
 __all__ = ["DbtSparkOperatorError", *_LAZY]

@@ -49,7 +49,7 @@ def _engine(args: argparse.Namespace) -> int:
 
 
 def _manifest(args: argparse.Namespace) -> int:
-    from dbt_spark_operator.project import write_manifest
+    from dbt_spark_operator.project.paths import write_manifest
 
     print(write_manifest(args.project, args.target))
     return 0
@@ -58,7 +58,7 @@ def _manifest(args: argparse.Namespace) -> int:
 def _bundle(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from dbt_spark_operator.project import bundle, projects_root
+    from dbt_spark_operator.project.paths import bundle, projects_root
 
     for manifest in bundle(Path(args.source or projects_root()), Path(args.out), args.target):
         print(manifest)
@@ -70,8 +70,8 @@ def _pods(args: argparse.Namespace) -> int:
 
     # Airflow logs to stdout, set up when it is first imported; stdout is for the YAML.
     with contextlib.redirect_stdout(sys.stderr):
-        from dbt_spark_operator.dbt_task import builds_pod
-        from dbt_spark_operator.pod import pod_body, render_pod
+        from dbt_spark_operator.graph.dbt_task import builds_pod
+        from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod
 
         dag = _load_dag(args.dag_id, args.dags_folder)
         tasks = [t for t in dag.tasks if builds_pod(t)]
@@ -105,8 +105,8 @@ def check_dag(dag: Any) -> tuple[int, list[str]]:
     """Each dbt task of ``dag`` as it would start: connection read and checked, profile rendered, the
     login tried (auth LDAP or CUSTOM), pod built (pod-based tasks). Returns how many tasks were checked
     and each distinct problem, once."""
-    from dbt_spark_operator.dbt_task import builds_pod, setup_of
-    from dbt_spark_operator.pod import render_pod
+    from dbt_spark_operator.graph.dbt_task import builds_pod, setup_of
+    from dbt_spark_operator.runtime.rendered_pod import render_pod
 
     problems: dict[str, list[str]] = {}
     checked = 0
@@ -135,7 +135,7 @@ def _load_dag(dag_id: str, dags_folder: str | None) -> Any:
     from airflow.configuration import conf
     from airflow.dag_processing.dagbag import DagBag
 
-    from dbt_spark_operator.project import CHECKOUT
+    from dbt_spark_operator.project.paths import CHECKOUT
 
     checkout_dags = str(CHECKOUT / "dags") if CHECKOUT is not None else None
     folder = dags_folder or os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or checkout_dags

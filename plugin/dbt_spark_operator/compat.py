@@ -82,7 +82,7 @@ def cosmos_node_config(task: Any) -> dict[str, Any]:
 
 
 def cosmos_pod_task(task: Any) -> None:
-    """Make a Cosmos Kubernetes task one of this package's pod tasks: :class:`~dbt_spark_operator.pod_task.
+    """Make a Cosmos Kubernetes task one of this package's pod tasks: :class:`~dbt_spark_operator.pod.task.
     PodTaskMixin` (the XCom sidecar's image, a refused pod's reason) and what its pod returned (the XCom
     sidecar's ``return.json``) kept as ``task.dbt_pod_result``, for the task's ``post_execute``.
 
@@ -151,8 +151,8 @@ _POD_TASKS: dict[type, type] = {}
 
 
 def _pod_task_class(cls: type) -> type:
-    from dbt_spark_operator.dbt_task import keep_result
-    from dbt_spark_operator.pod_task import PodTaskMixin
+    from dbt_spark_operator.graph.dbt_task import keep_result
+    from dbt_spark_operator.pod.task import PodTaskMixin
 
     if getattr(cls, "_keeps_pod_result", False):
         return cls

@@ -22,7 +22,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dbt_spark_operator import compat
-from dbt_spark_operator.project import state_dir
+from dbt_spark_operator.project.paths import state_dir
 
 SITE_FILES = ("index.html", "manifest.json", "catalog.json")
 DAGS_DIR = ".dags"  # beside a site: one empty file per DAG whose docs task wrote it

@@ -24,7 +24,7 @@ class Graph(Enum):
     """How a task group runs its nodes."""
 
     PER_NODE = "per_node"  # a task (one dbt process) per node
-    WATCHED_BUILD = "watched_build"  # one dbt build; a task per node mirrors its result (watcher.py)
+    WATCHED_BUILD = "watched_build"  # one dbt build; a task per node mirrors its result (watcher/)
 
 
 ExecutionName = Literal["kubernetes", "local", "watcher", "watcher_kubernetes"]

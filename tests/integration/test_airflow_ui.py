@@ -293,7 +293,7 @@ def test_dbt_docs_only_for_users_allowed_to_read_the_dags(
     from airflow.sdk import DAG
 
     from dbt_spark_operator import DbtSparkDocsOperator
-    from dbt_spark_operator.pod import task_context
+    from dbt_spark_operator.runtime.rendered_pod import task_context
 
     fields = {k: v for k, v in connections["kyuubi_default"].items() if k != "conn_type"}
     monkeypatch.setenv(*kyuubi_connection(**fields))  # this process generates the docs, as a task would

@@ -249,8 +249,8 @@ def test_kubernetes_pods_log_in_over_tls_with_the_password_from_their_secret(
     here as local processes with that Secret's value, log in over TLS and build the project."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from dbt_spark_operator.local_run import run_locally
-    from dbt_spark_operator.pod import pod_body, render_pod
+    from dbt_spark_operator.runtime.local_process import run_locally
+    from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod
 
     user, password = secure_engine.config.ldap.service_user()
     monkeypatch.setenv("DBT_SPARK_EXECUTION", "kubernetes")

@@ -24,7 +24,7 @@ from dbt_spark_operator import (
     dbt_run_operation,
 )
 from dbt_spark_operator.dev.engine import LocalEngine
-from dbt_spark_operator.pod import task_context
+from dbt_spark_operator.runtime.rendered_pod import task_context
 
 
 def test_engine_down_when_the_task_starts(monkeypatch):

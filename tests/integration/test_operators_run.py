@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 import dbt_spark_operator as ops
 from conftest import EXPECTED_SIMPLE_PIPELINE, query
-from dbt_spark_operator.pod import task_context
-from dbt_spark_operator.project import docs_dir, packages_dir
+from dbt_spark_operator.project.paths import docs_dir, packages_dir
+from dbt_spark_operator.runtime.rendered_pod import task_context
 
 
 def run(cls, task_id: str, caplog=None, **kwargs):
@@ -100,7 +100,7 @@ def test_snapshot_records_rows(seeded):
 
 
 def test_source_freshness_reports_status_and_age(seeded):
-    from dbt_spark_operator.task_group import dbt_run_operation
+    from dbt_spark_operator.graph.task_group import dbt_run_operation
 
     with DAG("load", schedule=None, start_date=datetime(2025, 1, 1)):
         load = dbt_run_operation("load", "load_raw_employee_events", project="analytics", execution="local")

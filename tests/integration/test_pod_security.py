@@ -18,8 +18,8 @@ from airflow.sdk import DAG
 
 from conftest import K8S_VERSION, ROOT, SESSION_DIR, kyuubi_connection
 from dbt_spark_operator import DbtSparkOperatorError, PodSettings, dbt_task_group
-from dbt_spark_operator.operators import OPERATORS
-from dbt_spark_operator.pod import pod_body, render_pod
+from dbt_spark_operator.commands.operators import OPERATORS
+from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod
 
 FOLDERS = ("dags", "tests/integration_dags", "tests/user_dags")
 

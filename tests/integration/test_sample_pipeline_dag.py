@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from conftest import BIN, EXPECTED_SIMPLE_PIPELINE, query
-from dbt_spark_operator.project import docs_dir
+from dbt_spark_operator.project.paths import docs_dir
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ from dbt_spark_operator import (
     PodSettings,
     dbt_task_group,
 )
-from dbt_spark_operator.operators import OPERATORS
-from dbt_spark_operator.pod import pod_body, render_pod, task_context
+from dbt_spark_operator.commands.operators import OPERATORS
+from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod, task_context
 
 PASSWORD = "Ldap-S3cret-4-Kyuubi!"
 

@@ -18,7 +18,7 @@ from kubernetes.client import models as k8s
 
 from conftest import BIN, K8S_VERSION, PROJECT, ROOT, kyuubi_connection
 from dbt_spark_operator import DbtSparkOperatorError, PodSettings, dbt_task_group
-from dbt_spark_operator.pod import pod_body, render_pod
+from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod
 
 
 @pytest.fixture(scope="module")
@@ -358,7 +358,7 @@ def test_tests_of_any_name_length_render_with_the_same_ids_in_every_process(exec
     200 (name start and a digest), the same whatever the process rendered before (Cosmos would number
     long tests of several models ``detached_<n>_test`` from a process-wide counter), and a task process
     that renders only its node finds it; a test's ``meta.cosmos.operator_kwargs`` reach its task."""
-    from dbt_spark_operator.project import write_manifest
+    from dbt_spark_operator.project.paths import write_manifest
 
     manifest = json.loads(write_manifest(LONG_NAMES).read_text())
     long_tests = [

@@ -22,7 +22,7 @@ from conftest import ROOT, engine_sql, give_watched_input, running_stack
 from dbt_spark_operator.dev.airflow_stack import AirflowStack
 from dbt_spark_operator.dev.engine import EngineStatus
 from dbt_spark_operator.dev.generated_project import generate
-from dbt_spark_operator.project import write_manifest
+from dbt_spark_operator.project.paths import write_manifest
 
 DAG_ID = "watched"
 BUILD = "watched.dbt_build"

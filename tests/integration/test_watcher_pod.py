@@ -30,11 +30,11 @@ from airflow.sdk import DAG
 from conftest import K8S_VERSION, ROOT, cli, engine_sql, give_watched_input, kyuubi_connection
 from dbt_spark_operator import dbt_task_group
 from dbt_spark_operator.dev.engine import EngineStatus
-from dbt_spark_operator.local_run import run_locally
-from dbt_spark_operator.pod import pod_body, task_context
-from dbt_spark_operator.project import write_manifest
-from dbt_spark_operator.watcher import BUILD_KEY
-from dbt_spark_operator.watcher_pod import DbtBuildPodProducer
+from dbt_spark_operator.project.paths import write_manifest
+from dbt_spark_operator.runtime.local_process import run_locally
+from dbt_spark_operator.runtime.rendered_pod import pod_body, task_context
+from dbt_spark_operator.watcher.build import BUILD_KEY
+from dbt_spark_operator.watcher.pod import DbtBuildPodProducer
 
 WATCHED = ROOT / "tests" / "dbt_projects" / "watched"
 

@@ -9,8 +9,14 @@ from airflow.sdk import DAG, Asset
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from dbt_spark_operator import DbtSparkOperatorError, dbt_asset
-from dbt_spark_operator.assets import AssetEventsAtEnd, ProjectAssets, event_extra, relation_uri
-from dbt_spark_operator.manifest import DependsOn, Manifest, ManifestMetadata, ManifestNode, ManifestSource
+from dbt_spark_operator.graph.assets import AssetEventsAtEnd, ProjectAssets, event_extra, relation_uri
+from dbt_spark_operator.project.manifest import (
+    DependsOn,
+    Manifest,
+    ManifestMetadata,
+    ManifestNode,
+    ManifestSource,
+)
 
 PARSED_IN = ManifestMetadata(project_name="p", env={"DBT_SPARK_PARSE_SCHEMA": "default"})
 

@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from airflow.sdk import DAG
 
-import dbt_spark_operator.project as project_paths
+import dbt_spark_operator.project.paths as project_paths
 from dbt_spark_operator import DbtSparkOperatorError, DbtSparkRunOperator, dbt_run_operation
 from dbt_spark_operator.deprecations import REMOVED_IN
 

@@ -16,8 +16,9 @@ from kubernetes.client.exceptions import ApiException
 from conftest import ROOT
 from dbt_spark_operator import DbtSparkDebugOperator, PodSettings
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.pod import XCOM_SIDECAR_IMAGE_ENV, render_pod
-from dbt_spark_operator.pod_task import refusal
+from dbt_spark_operator.pod.settings import XCOM_SIDECAR_IMAGE_ENV
+from dbt_spark_operator.pod.task import refusal
+from dbt_spark_operator.runtime.rendered_pod import render_pod
 
 PROJECT = ROOT / "dbt" / "analytics"
 FORBIDDEN = (

@@ -15,7 +15,8 @@ from airflow.sdk import DAG
 from airflow.triggers.base import TaskFailedEvent, TaskSuccessEvent, TriggerEvent
 
 from dbt_spark_operator import dbt_task_group
-from dbt_spark_operator import watcher as w
+from dbt_spark_operator.watcher import build as w
+from dbt_spark_operator.watcher import mirror as m
 
 
 class FakeTI:
@@ -43,13 +44,13 @@ def fake_xcom(monkeypatch):
     def put(ti: FakeTI, key: str, value: Any) -> None:
         ti.own[key] = value
 
-    monkeypatch.setattr(w.compat, "trigger_xcom_get", get)
-    monkeypatch.setattr(w.compat, "trigger_xcom_set", put)
+    monkeypatch.setattr(m.compat, "trigger_xcom_get", get)
+    monkeypatch.setattr(m.compat, "trigger_xcom_set", put)
     monkeypatch.setattr(w, "POKE_SECONDS", 0.05)
 
 
 def first_event(ti: FakeTI, emits_asset: bool = False) -> TriggerEvent:
-    trigger = w.NodeTrigger("model.p.m", "g.dbt_build", emits_asset=emits_asset)
+    trigger = m.NodeTrigger("model.p.m", "g.dbt_build", emits_asset=emits_asset)
     trigger.task_instance = ti
 
     async def run() -> TriggerEvent:
@@ -102,7 +103,7 @@ def test_a_retry_waits_while_the_build_may_still_bring_a_new_result():
 
 
 async def _drain(ti: FakeTI) -> None:
-    trigger = w.NodeTrigger("model.p.m", "g.dbt_build")
+    trigger = m.NodeTrigger("model.p.m", "g.dbt_build")
     trigger.task_instance = ti
     async for _ in trigger.run():
         return
@@ -198,7 +199,7 @@ class _RunsItsNode:
 def _mirror(build: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
     from airflow.triggers.base import StartTriggerArgs
 
-    task = w._mirror_class(_RunsItsNode)()
+    task = m._mirror_class(_RunsItsNode)()
     task.start_trigger_args = StartTriggerArgs(
         trigger_cls="x",
         next_method="resume_from_build",
@@ -305,7 +306,7 @@ def test_the_publisher_reads_each_node_s_end_from_dbt_s_json_log():
 
 
 def test_the_build_log_reader_reads_only_the_dbt_container():
-    from dbt_spark_operator.watcher_pod import BuildLogReader
+    from dbt_spark_operator.watcher.pod import BuildLogReader
 
     seen: list[str] = []
     reader = BuildLogReader(SimpleNamespace(on_log_line=seen.append))  # type: ignore[arg-type]
@@ -321,7 +322,7 @@ def test_the_build_log_reader_reads_only_the_dbt_container():
 def test_watcher_kubernetes_builds_in_a_pod_and_its_node_tasks_run_their_node_in_their_pod():
     from airflow.serialization.serialized_objects import DagSerialization
 
-    from dbt_spark_operator.watcher_pod import DbtBuildPodProducer
+    from dbt_spark_operator.watcher.pod import DbtBuildPodProducer
 
     with DAG("wk", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
         dbt_task_group("analytics", execution="watcher_kubernetes")
@@ -346,11 +347,11 @@ def test_watcher_kubernetes_builds_in_a_pod_and_its_node_tasks_run_their_node_in
 
 
 def test_a_node_task_reads_the_connection_only_when_it_runs_dbt_and_the_user_s_hook_still_runs():
-    from dbt_spark_operator.project_setup import ConnectionAtRun
+    from dbt_spark_operator.project.setup import ConnectionAtRun
 
     calls: list[str] = []
     task = SimpleNamespace(dbt_setup=SimpleNamespace(apply_connection=lambda t: calls.append("connection")))
-    task.connection_when_dbt_runs = w.MirrorMixin.connection_when_dbt_runs
+    task.connection_when_dbt_runs = m.MirrorMixin.connection_when_dbt_runs
     ConnectionAtRun(then=lambda context: calls.append("user hook"))({"task": task})
     assert calls == ["user hook"]
     task.connection_when_dbt_runs = False  # any other dbt task

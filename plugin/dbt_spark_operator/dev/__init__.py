@@ -2,6 +2,8 @@
 server with Iceberg, optional LDAP logins and TLS), ``make demo``, ``make ui``, the WarmLocalExecutor
 they run Airflow with, and the Airflow stack (PostgreSQL and Airflow's services) the integration suite
 and the benchmarks start. Nothing outside this subpackage imports it but the command line's dev commands.
+
+May import: anything of the package. Nothing outside it imports it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.project import CHECKOUT
+from dbt_spark_operator.project.paths import CHECKOUT
 
 
 def checkout() -> Path:

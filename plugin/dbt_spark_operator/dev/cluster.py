@@ -74,7 +74,7 @@ class DevCluster:
         directory (default: the checkout's dbt/; fresh manifests), readable by the image's user. The
         state volume is emptied too (packages and docs of an earlier run), owned by that user. Returns
         the manifests."""
-        from dbt_spark_operator.project import bundle
+        from dbt_spark_operator.project.paths import bundle
 
         for volume in (self.projects_volume, self.state_volume):
             for child in volume.iterdir() if volume.is_dir() else ():

@@ -14,7 +14,7 @@ from typing import Any
 from dbt_spark_operator import compat
 from dbt_spark_operator.dev import checkout
 from dbt_spark_operator.dev.engine import LocalEngine, run_query
-from dbt_spark_operator.project import write_manifest
+from dbt_spark_operator.project.paths import write_manifest
 
 
 def airflow_env(root: Path | None = None, base: dict[str, str] | None = None) -> dict[str, str]:

@@ -44,8 +44,8 @@ PRELOAD = (
     "cosmos.operators.local",
     "cosmos.dbt.runner",
     "openlineage.common.provider.dbt.local",
-    "dbt_spark_operator.task_group",
-    "dbt_spark_operator.operators",
+    "dbt_spark_operator.graph.task_group",
+    "dbt_spark_operator.commands.operators",
 )
 
 

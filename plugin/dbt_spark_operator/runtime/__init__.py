@@ -6,6 +6,12 @@ Cosmos configuration, the build task of watcher execution, the run-operation tas
 how a task gets its connection when it runs, and how one of the nine operators runs and stops its pod's
 command. The Kubernetes runtime imports the Kubernetes provider and client only in its methods: a task
 process of local execution never imports them.
+
+May import: :mod:`~dbt_spark_operator.execution`, :mod:`~dbt_spark_operator.project.paths`,
+:mod:`~dbt_spark_operator.pod` and :mod:`~dbt_spark_operator.watcher` (inside methods: their classes),
+:mod:`~dbt_spark_operator.graph.assets` (the local run-results callback) and
+:mod:`~dbt_spark_operator.graph.dbt_task` (a task's setup, :mod:`.rendered_pod`), Cosmos's operators. A project's
+setup only for type checking: the setup holds a runtime, not the other way round.
 """
 
 from __future__ import annotations
@@ -21,8 +27,8 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from cosmos import ExecutionConfig
 
-    from dbt_spark_operator.pod import PodSettings
-    from dbt_spark_operator.project_setup import ProjectSetup
+    from dbt_spark_operator.pod.settings import PodSettings
+    from dbt_spark_operator.project.setup import ProjectSetup
 
 
 class PodCommandTask(Protocol):

@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from cosmos import ExecutionConfig
 
-    from dbt_spark_operator.pod import PodSettings
-    from dbt_spark_operator.project_setup import ProjectSetup
+    from dbt_spark_operator.pod.settings import PodSettings
+    from dbt_spark_operator.project.setup import ProjectSetup
     from dbt_spark_operator.runtime import PodCommandTask
 
 
@@ -50,7 +50,7 @@ class KubernetesRuntime:
         return _accepted_args()
 
     def pod_settings(self, pod: PodSettings | None) -> PodSettings:
-        from dbt_spark_operator.pod import PodSettings
+        from dbt_spark_operator.pod.settings import PodSettings
 
         return pod or PodSettings()
 
@@ -82,7 +82,7 @@ class KubernetesRuntime:
 
     def node_task(self, task: Any) -> None:
         """A pod task named and labelled after its node, with resources from the node's ``meta``."""
-        from dbt_spark_operator.pod import name_pod, node_resources
+        from dbt_spark_operator.pod.settings import name_pod, node_resources
 
         compat.cosmos_pod_task(task)
         node = compat.cosmos_node_config(task)
@@ -95,8 +95,8 @@ class KubernetesRuntime:
         task.do_xcom_push = True  # the sidecar carries dbt's result for the asset event
 
     def build_producer(self, setup: ProjectSetup, node: str, **build_args: Any) -> BaseOperator:
-        from dbt_spark_operator.pod import name_pod
-        from dbt_spark_operator.watcher_pod import DbtBuildPodProducer
+        from dbt_spark_operator.pod.settings import name_pod
+        from dbt_spark_operator.watcher.pod import DbtBuildPodProducer
 
         build = DbtBuildPodProducer(
             project_dir=setup.pod_project_dir, **build_args, **self.operator_args(setup)
@@ -107,7 +107,7 @@ class KubernetesRuntime:
     def run_operation(self, setup: ProjectSetup, task_id: str, macro_name: str) -> BaseOperator:
         from cosmos.operators.kubernetes import DbtRunOperationKubernetesOperator
 
-        from dbt_spark_operator.pod import name_pod
+        from dbt_spark_operator.pod.settings import name_pod
 
         task: BaseOperator = DbtRunOperationKubernetesOperator(
             task_id=task_id,

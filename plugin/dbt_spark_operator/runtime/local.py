@@ -9,16 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbt_spark_operator import compat
-from dbt_spark_operator.assets import keep_run_results
 from dbt_spark_operator.execution import Runtime
-from dbt_spark_operator.project import packages_dir
+from dbt_spark_operator.graph.assets import keep_run_results
+from dbt_spark_operator.project.paths import packages_dir
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from cosmos import ExecutionConfig
 
-    from dbt_spark_operator.pod import PodSettings
-    from dbt_spark_operator.project_setup import ProjectSetup
+    from dbt_spark_operator.pod.settings import PodSettings
+    from dbt_spark_operator.project.setup import ProjectSetup
     from dbt_spark_operator.runtime import PodCommandTask
 
 LOCAL_PASSWORD_SECRET = ("local-connection", "password")  # resolved from the connection (secret_env)
@@ -44,7 +44,7 @@ class LocalRuntime:
         return _accepted_args()
 
     def pod_settings(self, pod: PodSettings | None) -> PodSettings:
-        from dbt_spark_operator.pod import PodSettings
+        from dbt_spark_operator.pod.settings import PodSettings
 
         pod = pod or PodSettings()
         return pod if pod.password_secret is not None else pod.with_(password_secret=LOCAL_PASSWORD_SECRET)
@@ -56,7 +56,7 @@ class LocalRuntime:
     def operator_args(self, setup: ProjectSetup) -> dict[str, Any]:
         """dbt finds the packages the deps task installed and writes its artifacts in the task's own copy
         of the project, which the task reads for its asset event (Cosmos's own OpenLineage assets are
-        off: :mod:`~dbt_spark_operator.assets` names them)."""
+        off: :mod:`~dbt_spark_operator.graph.assets` names them)."""
         env = {
             "DBT_PACKAGES_DIR": str(packages_dir(setup.path.name)),
             "DBT_TARGET_PATH": "target",  # in the task's copy of the project, never shared between tasks
@@ -92,7 +92,7 @@ class LocalRuntime:
         return None  # keep_run_results, Cosmos's callback, keeps it
 
     def build_producer(self, setup: ProjectSetup, node: str, **build_args: Any) -> BaseOperator:
-        from dbt_spark_operator.watcher import DbtBuildProducer
+        from dbt_spark_operator.watcher.build import DbtBuildProducer
 
         return DbtBuildProducer(
             project_dir=str(setup.path), install_deps=False, **build_args, **self.operator_args(setup)

@@ -17,17 +17,18 @@ from airflow.sdk import BaseOperator, TaskGroup
 from cosmos import DbtTaskGroup, ProjectConfig, RenderConfig
 from cosmos.constants import DbtResourceType, LoadMode, SourceRenderingBehavior, TestBehavior
 
-from dbt_spark_operator import compat, dbt_task, deprecations
-from dbt_spark_operator.assets import PRODUCERS, ProjectAssets
+from dbt_spark_operator import compat, deprecations
+from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, ExecutionName, Graph
-from dbt_spark_operator.manifest import Manifest, manifest_path, read_manifest
-from dbt_spark_operator.per_test import OneTaskPerTest, detached_test_id, test_task_id
-from dbt_spark_operator.project_setup import ProjectSetup, project_setup
-from dbt_spark_operator.provider import DEFAULT_CONN_ID
+from dbt_spark_operator.graph import dbt_task
+from dbt_spark_operator.graph.assets import PRODUCERS, ProjectAssets
+from dbt_spark_operator.graph.per_test import OneTaskPerTest, detached_test_id, test_task_id
+from dbt_spark_operator.project.manifest import Manifest, manifest_path, read_manifest
+from dbt_spark_operator.project.setup import ProjectSetup, project_setup
 
 if TYPE_CHECKING:
-    from dbt_spark_operator.pod import PodSettings
+    from dbt_spark_operator.pod.settings import PodSettings
     from dbt_spark_operator.runtime import DbtRuntime
 
 
@@ -146,7 +147,8 @@ def dbt_task_group(
 def _watch(group: TaskGroup, setup: ProjectSetup, select: Sequence[str], exclude: Sequence[str]) -> None:
     """Watcher execution: one build task for the group's selection; every seed, model, snapshot and test
     task mirrors its node's result from it (a source's freshness task runs as in its execution)."""
-    from dbt_spark_operator.watcher import BUILD_TASK, make_mirror
+    from dbt_spark_operator.watcher.build import BUILD_TASK
+    from dbt_spark_operator.watcher.mirror import make_mirror
 
     nodes = []
     for task in _tasks(group):

@@ -12,8 +12,8 @@ import yaml
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
-# A source checkout: <repo>/plugin/dbt_spark_operator/project.py -> <repo>; None when installed from a wheel.
-_REPO = Path(__file__).resolve().parents[2]
+# A source checkout: <repo>/plugin/dbt_spark_operator/project/paths.py -> <repo>; None from a wheel.
+_REPO = Path(__file__).resolve().parents[3]
 CHECKOUT: Path | None = _REPO if (_REPO / "pyproject.toml").is_file() and (_REPO / "dbt").is_dir() else None
 
 

@@ -15,8 +15,8 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.callbacks import KubernetesPodOperatorCallback
 from cosmos.operators.kubernetes import DbtBuildKubernetesOperator
 
-from dbt_spark_operator.pod_task import PodTaskMixin
-from dbt_spark_operator.watcher import ResultPublisher, start_build
+from dbt_spark_operator.pod.task import PodTaskMixin
+from dbt_spark_operator.watcher.build import ResultPublisher, start_build
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class BuildLogReader(KubernetesPodOperatorCallback):
 class DbtBuildPodProducer(PodTaskMixin, DbtBuildKubernetesOperator):
     """``dbt build`` of the group's selection in one pod, each node's result published as dbt logs it.
 
-    Tries, retries and success as :class:`~dbt_spark_operator.watcher.DbtBuildProducer`: the build
+    Tries, retries and success as :class:`~dbt_spark_operator.watcher.build.DbtBuildProducer`: the build
     succeeds when dbt ran every node it could (its "Done." line logged), even when the pod exits 1
     because some nodes failed; anything else (the pod never started, dbt's own error) fails it."""
 

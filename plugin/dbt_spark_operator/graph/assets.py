@@ -28,11 +28,11 @@ from urllib.parse import quote
 
 from airflow.sdk import Asset
 
-from dbt_spark_operator import dbt_task
+from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.manifest import Manifest, manifest_path, read_manifest
-from dbt_spark_operator.project import PARSE_SCHEMA_ENV, project_dir
-from dbt_spark_operator.provider import DEFAULT_CONN_ID
+from dbt_spark_operator.graph import dbt_task
+from dbt_spark_operator.project.manifest import Manifest, manifest_path, read_manifest
+from dbt_spark_operator.project.paths import PARSE_SCHEMA_ENV, project_dir
 
 SCHEME = "kyuubi"
 PRODUCERS = frozenset({"model", "seed", "snapshot"})

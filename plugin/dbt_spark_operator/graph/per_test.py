@@ -1,5 +1,6 @@
-"""One Airflow task per dbt test: the node converter :func:`~dbt_spark_operator.task_group.dbt_task_group`
-gives Cosmos for tests, and the tests' task ids (the same in every process, at any name length)."""
+"""One Airflow task per dbt test: the node converter
+:func:`~dbt_spark_operator.graph.task_group.dbt_task_group` gives Cosmos for tests, and the
+tests' task ids (the same in every process, at any name length)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from cosmos.dbt.graph import DbtNode
 
 from dbt_spark_operator import compat
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.manifest import Manifest
+from dbt_spark_operator.project.manifest import Manifest
 
 # Airflow takes task ids of up to 250 characters, group ids in front included: a test's own part stays
 # within 200 (dbt names a test after its arguments, or a singular test after its file, at any length).

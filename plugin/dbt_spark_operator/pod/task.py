@@ -1,5 +1,5 @@
 """What every dbt task that runs a pod adds to ``KubernetesPodOperator``: the XCom sidecar on the image
-:class:`~dbt_spark_operator.pod.PodSettings` names, and a pod the API server refuses (Pod Security
+:class:`~dbt_spark_operator.pod.settings.PodSettings` names, and a pod the API server refuses (Pod Security
 admission, a quota, missing rights) failing the task with one line that says why, instead of the API
 client's multi-line HTTP dump.
 """
@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 from kubernetes.client.exceptions import ApiException
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.pod import with_xcom_sidecar_image
+from dbt_spark_operator.pod.settings import with_xcom_sidecar_image
 
 if TYPE_CHECKING:
     from kubernetes.client import models as k8s
 
-    from dbt_spark_operator.project_setup import ProjectSetup
+    from dbt_spark_operator.project.setup import ProjectSetup
 
 
 def refusal(exc: ApiException) -> str | None:

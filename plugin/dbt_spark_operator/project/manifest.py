@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.project import write_manifest
+from dbt_spark_operator.project.paths import write_manifest
 
 log = logging.getLogger(__name__)
 

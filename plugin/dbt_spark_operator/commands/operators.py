@@ -31,16 +31,16 @@ from cosmos.operators.kubernetes import (
 from kubernetes.client import models as k8s
 
 from dbt_spark_operator import deprecations
+from dbt_spark_operator.commands.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
+from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, ExecutionName, Runtime
-from dbt_spark_operator.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
-from dbt_spark_operator.local_run import run_locally
-from dbt_spark_operator.pod import ARTIFACT_ENV, DOCS_DAG_ENV, STATE_MOUNT, PodSettings, name_pod
-from dbt_spark_operator.pod_task import PodTaskMixin
-from dbt_spark_operator.process_group import stop_group
-from dbt_spark_operator.project_setup import check_operator_args, project_setup
-from dbt_spark_operator.provider import DEFAULT_CONN_ID
+from dbt_spark_operator.pod.settings import ARTIFACT_ENV, DOCS_DAG_ENV, STATE_MOUNT, PodSettings, name_pod
+from dbt_spark_operator.pod.task import PodTaskMixin
+from dbt_spark_operator.project.setup import check_operator_args, project_setup
 from dbt_spark_operator.results import describe, summarize
+from dbt_spark_operator.runtime.local_process import run_locally
+from dbt_spark_operator.runtime.process_group import stop_group
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -56,7 +56,7 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
     :param profile_name: the profile's name (default: the one ``dbt_project.yml`` names)
     :param target_name: the profile target's name (``target`` is its deprecated spelling)
     :param profile_args: profile values on top of the connection's (no password)
-    :param pod: :class:`~dbt_spark_operator.pod.PodSettings` of the pod (and of the local process)
+    :param pod: :class:`~dbt_spark_operator.pod.settings.PodSettings` of the pod (and of the local process)
     :param dbt_flags: more dbt arguments, passed as they are
 
     The dbt flags ``select``, ``exclude``, ``selector``, ``vars``, ``threads``, ``full_refresh``,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
 if TYPE_CHECKING:
-    from dbt_spark_operator.project_setup import ProjectSetup
+    from dbt_spark_operator.project.setup import ProjectSetup
 
 
 def setup_of(task: object) -> ProjectSetup | None:

@@ -15,9 +15,9 @@ from typing import Any
 from cosmos.profiles.base import BaseProfileMapping
 
 from dbt_spark_operator import compat
-from dbt_spark_operator.endpoint import endpoint_problem
+from dbt_spark_operator.connection.endpoint import endpoint_problem
+from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.provider import DEFAULT_CONN_ID
 
 CONNECTION_TYPES = ("kyuubi", "hiveserver2")
 AUTH_MODES = ("NONE", "NOSASL", "LDAP", "CUSTOM", "KERBEROS")
@@ -159,9 +159,9 @@ class KyuubiProfileMapping(BaseProfileMapping):
 
     def check_endpoint(self) -> None:
         """Before dbt connects: raise one line when the server refuses the login or does not speak TLS as
-        ``use_ssl`` says (:func:`~dbt_spark_operator.endpoint.endpoint_problem`); dbt would retry either
-        for minutes. An unreachable server is not an error here: dbt's retries (``connect_retries``) are
-        for that. Checked once per connection and process."""
+        ``use_ssl`` says (:func:`~dbt_spark_operator.connection.endpoint.endpoint_problem`); dbt
+        would retry either for minutes. An unreachable server is not an error here: dbt's retries
+        (``connect_retries``) are for that. Checked once per connection and process."""
         if self._endpoint_checked:
             return
         values = self.settings

@@ -15,18 +15,18 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from cosmos import ProfileConfig
 
-from dbt_spark_operator import dbt_task
-from dbt_spark_operator.assets import AssetEventsAtEnd
+from dbt_spark_operator.connection.profile import KyuubiProfileMapping
+from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, ExecutionName, Runtime
-from dbt_spark_operator.profile import KyuubiProfileMapping
-from dbt_spark_operator.project import project_dir
-from dbt_spark_operator.provider import DEFAULT_CONN_ID
+from dbt_spark_operator.graph import dbt_task
+from dbt_spark_operator.graph.assets import AssetEventsAtEnd
+from dbt_spark_operator.project.paths import project_dir
 from dbt_spark_operator.runtime import DbtRuntime, runtime_for
 
 if TYPE_CHECKING:  # local execution never imports the Kubernetes provider or client (0.6 s a task
     # process): the pod modules are imported where a pod is built
-    from dbt_spark_operator.pod import PodSettings
+    from dbt_spark_operator.pod.settings import PodSettings
 
 # The dbt pod's own settings: given as operator arguments they would replace, not extend, the pod's.
 POD_SETTINGS = {
@@ -95,7 +95,7 @@ class ProjectSetup:
 
     @property
     def pod_project_dir(self) -> str:
-        from dbt_spark_operator.pod import PROJECTS_MOUNT
+        from dbt_spark_operator.pod.settings import PROJECTS_MOUNT
 
         return f"{PROJECTS_MOUNT}/{self.path.name}"
 

@@ -36,7 +36,7 @@ def _field(label: str, kind: str, description: str, **schema: Any) -> dict[str, 
 
 CONNECTION_TYPE = {
     "connection-type": "kyuubi",
-    "hook-class-name": "dbt_spark_operator.provider.KyuubiHook",
+    "hook-class-name": "dbt_spark_operator.connection.provider.KyuubiHook",
     "hook-name": KyuubiHook.hook_name,
     "ui-field-behaviour": {
         "hidden-fields": [],
