@@ -10,8 +10,8 @@ process of local execution never imports them.
 May import: :mod:`~dbt_spark_operator.execution`, :mod:`~dbt_spark_operator.project.paths`,
 :mod:`~dbt_spark_operator.pod` and :mod:`~dbt_spark_operator.watcher` (inside methods: their classes),
 :mod:`~dbt_spark_operator.graph.assets` (the local run-results callback) and
-:mod:`~dbt_spark_operator.graph.dbt_task` (a task's setup, :mod:`.rendered_pod`), Cosmos's operators. A project's
-setup only for type checking: the setup holds a runtime, not the other way round.
+:mod:`~dbt_spark_operator.graph.dbt_task` (a task's setup, :mod:`.rendered_pod`), Cosmos's operators.
+A project's setup only for type checking: the setup holds a runtime, not the other way round.
 """
 
 from __future__ import annotations
