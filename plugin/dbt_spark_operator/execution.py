@@ -16,15 +16,19 @@ EXECUTION_ENV = "DBT_SPARK_EXECUTION"
 class Runtime(Enum):
     """Where a dbt process runs."""
 
-    LOCAL = "local"  # in the Airflow worker
-    KUBERNETES = "kubernetes"  # in a pod of its own
+    LOCAL = "local"
+    """In the Airflow worker."""
+    KUBERNETES = "kubernetes"
+    """In a pod of its own."""
 
 
 class Graph(Enum):
     """How a task group runs its nodes."""
 
-    PER_NODE = "per_node"  # a task (one dbt process) per node
-    WATCHED_BUILD = "watched_build"  # one dbt build; a task per node mirrors its result (watcher/)
+    PER_NODE = "per_node"
+    """A task (one dbt process) per node."""
+    WATCHED_BUILD = "watched_build"
+    """One dbt build; a task per node mirrors its result (:mod:`~dbt_spark_operator.watcher`)."""
 
 
 ExecutionName = Literal["kubernetes", "local", "watcher", "watcher_kubernetes"]
@@ -35,14 +39,21 @@ EXECUTION_NAMES: tuple[ExecutionName, ...] = get_args(ExecutionName)
 
 @dataclass(frozen=True)
 class Execution:
-    """Where dbt runs and how a task group runs its graph."""
+    """Where dbt runs and how a task group runs its graph.
+
+    :param runtime: where dbt runs
+    :param graph: how a task group runs its nodes
+    """
 
     runtime: Runtime
     graph: Graph = Graph.PER_NODE
 
     @classmethod
     def parse(cls, value: ExecutionName | str | Execution | None) -> Execution:
-        """``value``, else ``DBT_SPARK_EXECUTION``, else kubernetes; any other value is one clear error."""
+        """``value``, else ``DBT_SPARK_EXECUTION``, else kubernetes; any other value is one clear error.
+
+        :param value: an execution's name, an :class:`Execution`, or None
+        """
         if isinstance(value, Execution):
             return value
         name = value or os.environ.get(EXECUTION_ENV) or "kubernetes"

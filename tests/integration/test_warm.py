@@ -20,7 +20,7 @@ import importlib.util, json, sys
 import airflow.sdk
 from airflow.sdk.execution_time import task_runner
 if sys.argv[1] == "warm":
-    from dbt_spark_operator.dev.warm import preload
+    from dbt_spark_operator.runtime.warm_executor import preload
     preload()
 before = set(sys.modules)
 spec = importlib.util.spec_from_file_location("dag", sys.argv[2])

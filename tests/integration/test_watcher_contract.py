@@ -27,7 +27,6 @@ from dbt_spark_operator.project.paths import write_manifest
 DAG_ID = "watched"
 BUILD = "watched.dbt_build"
 EVENTS = "watched.watched_events.run"
-MODELS = ("watched_doubled", "watched_tripled", "watched_events", "watched_report")
 # Downstream of watched_events: its test, the report and the report's test.
 AFTER_EVENTS = {
     "watched.watched_events.unique_watched_events_n",

@@ -53,3 +53,16 @@ def test_projects_by_name_need_a_projects_dir_when_not_in_a_checkout(monkeypatch
     monkeypatch.delenv("DBT_SPARK_STATE_DIR", raising=False)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     assert project_paths.state_dir() == tmp_path / "state" / "dbt-spark-operator"
+
+
+def test_the_warm_executors_dev_path_is_the_runtime_executor_with_a_warning():
+    # airflow.cfg names the executor by path: [core] executor = dbt_spark_operator.dev.warm.WarmLocalExecutor
+    import dbt_spark_operator.dev.warm as dev_warm
+    from dbt_spark_operator.runtime.warm_executor import WarmLocalExecutor
+
+    with pytest.warns(
+        DeprecationWarning, match=r"use dbt_spark_operator\.runtime\.warm_executor\.WarmLocalExecutor"
+    ):
+        assert dev_warm.WarmLocalExecutor is WarmLocalExecutor
+    with pytest.raises(AttributeError):
+        dev_warm.preload  # noqa: B018 -- only the executor's path is kept

@@ -1,7 +1,7 @@
 """The package's layout keeps development tooling apart from what an Airflow worker imports: nothing
 outside ``dbt_spark_operator.dev`` imports it (the command line's dev commands aside, inside their
-functions), and loading the package, its operators, its task group and its Airflow plugin leaves it
-unimported."""
+functions), and loading the package, its operators, its task group, its Airflow plugin and its warm
+executor leaves it unimported."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import dbt_spark_operator
 from dbt_spark_operator import (dbt_task_group, dbt_run_operation, PodSettings, KyuubiProfileMapping,
                                 DbtSparkRunOperator)
 import dbt_spark_operator.runtime.local_process, dbt_spark_operator.docs_plugin
-import dbt_spark_operator.connection.provider
+import dbt_spark_operator.connection.provider, dbt_spark_operator.runtime.warm_executor
 from dbt_spark_operator.compat import load_airflow_plugins
 load_airflow_plugins()
 print(json.dumps(sorted(m for m in sys.modules if m.startswith("dbt_spark_operator.dev"))))

@@ -54,14 +54,27 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
         ``"watcher_kubernetes"`` in a pod), or an :class:`~dbt_spark_operator.execution.Execution`
     :param conn_id: the Airflow ``kyuubi`` connection
     :param profile_name: the profile's name (default: the one ``dbt_project.yml`` names)
-    :param target_name: the profile target's name (``target`` is its deprecated spelling)
+    :param target_name: the profile target's name
+    :param target: ``target_name`` (deprecated)
     :param profile_args: profile values on top of the connection's (no password)
     :param pod: :class:`~dbt_spark_operator.pod.settings.PodSettings` of the pod (and of the local process)
-    :param dbt_flags: more dbt arguments, passed as they are
+    :param select: ``--select``, one selector or several (templated)
+    :param exclude: ``--exclude`` (templated)
+    :param selector: ``--selector``, a YAML selector of the project
+    :param vars: ``--vars``, a dict or a YAML/JSON string (templated); invalid YAML, or YAML that is not
+        a mapping, is an error at DAG parse (a templated string once rendered)
+    :param threads: ``--threads``
+    :param full_refresh: ``--full-refresh``
+    :param store_failures: ``--store-failures``
+    :param empty: ``--empty``
+    :param fail_fast: ``--fail-fast``
+    :param warn_error: ``--warn-error``
+    :param dbt_flags: more dbt arguments, passed as they are (templated)
+    :param kwargs: ``KubernetesPodOperator`` arguments (``retries``, ``pool``...); one that would replace
+        the pod's own settings is an error naming the ``PodSettings`` field to use instead
 
-    The dbt flags ``select``, ``exclude``, ``selector``, ``vars``, ``threads``, ``full_refresh``,
-    ``fail_fast``, ``warn_error``, ``store_failures`` and ``empty`` are taken only by the commands that
-    accept them (dbt-core's own table, ``flags.py``): another is an error at DAG parse.
+    The dbt flags are taken only by the commands that accept them (dbt-core's own table, ``flags.py``):
+    another is an error at DAG parse.
     """
 
     command: ClassVar[str] = ""
@@ -159,7 +172,10 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
         return summary
 
     def run_as_local_process(self, context: Any) -> tuple[dict[str, Any] | None, str | None]:
-        """The pod's command as a local process: dbt's artifact, and why it failed (None if it did not)."""
+        """The pod's command as a local process: dbt's artifact, and why it failed (None if it did not).
+
+        :param context: the task's Airflow context
+        """
         pod = self.build_pod_request_obj(context, dry_run=True)
         self.log.info("Running the pod's command locally: %s", pod.spec.containers[0].args)
         last: deque[str] = deque(maxlen=1)
@@ -201,7 +217,11 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
 
 
 class DbtSparkRunOperator(DbtSparkOperator, DbtRunKubernetesOperator):
-    """``dbt run``; ``models`` is the write-up's name for ``select``."""
+    """``dbt run``.
+
+    :param models: another name for ``select``
+    :param kwargs: the arguments of :class:`DbtSparkOperator`
+    """
 
     command = "run"
 
@@ -218,14 +238,20 @@ class DbtSparkTestOperator(DbtSparkOperator, DbtTestKubernetesOperator):
 
 
 class DbtSparkSeedOperator(DbtSparkOperator, DbtSeedKubernetesOperator):
+    """``dbt seed``."""
+
     command = "seed"
 
 
 class DbtSparkSnapshotOperator(DbtSparkOperator, DbtSnapshotKubernetesOperator):
+    """``dbt snapshot``."""
+
     command = "snapshot"
 
 
 class DbtSparkCompileOperator(DbtSparkOperator):
+    """``dbt compile``."""
+
     command = "compile"
 
 
@@ -236,6 +262,8 @@ class DbtSparkDebugOperator(DbtSparkOperator):
 
 
 class DbtSparkDepsOperator(DbtSparkOperator):
+    """``dbt deps``: the project's packages into the shared state volume, for every later task."""
+
     command = "deps"
 
 
@@ -248,7 +276,10 @@ class DbtSparkFreshnessOperator(DbtSparkOperator, DbtSourceKubernetesOperator):
 
 class DbtSparkDocsOperator(DbtSparkOperator, DbtDocsKubernetesOperator):
     """``dbt docs generate`` into the shared state volume (``docs/<project>``), which the Airflow plugin
-    serves at ``/dbt-docs/<project>/``."""
+    serves at ``/dbt-docs/<project>/``.
+
+    :param kwargs: the arguments of :class:`DbtSparkOperator`
+    """
 
     command = "docs generate"
 

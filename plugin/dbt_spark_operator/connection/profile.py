@@ -34,7 +34,13 @@ _BOOLS = ("use_ssl", "retry_all")
 
 
 class KyuubiProfileMapping(BaseProfileMapping):
-    """Maps a ``kyuubi`` (or ``hiveserver2``) Airflow connection to a dbt-spark ``method: thrift`` profile."""
+    """Maps a ``kyuubi`` (or ``hiveserver2``) Airflow connection to a dbt-spark ``method: thrift`` profile.
+
+    :param conn_id: the Airflow connection, read when a task runs
+    :param profile_args: profile values on top of the connection's, checked at once: known keys, their
+        types, no password
+    :param kwargs: Cosmos's ``ProfileMapping`` arguments (``disable_event_tracking``, ``dbt_config_vars``)
+    """
 
     airflow_connection_type: str = "kyuubi"
     dbt_profile_type: str = "spark"

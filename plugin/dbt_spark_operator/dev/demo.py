@@ -91,8 +91,8 @@ def _publish_to_cluster(env: dict[str, str], engine: LocalEngine) -> None:
     env["AIRFLOW_CONN_KYUUBI_DEFAULT"] = os.environ["AIRFLOW_CONN_KYUUBI_DEFAULT"] = connection
 
 
-# Airflow's LocalExecutor with dbt imported before it forks task processes (dbt_spark_operator/dev/warm.py).
-WARM_EXECUTOR = "dbt_spark_operator.dev.warm.WarmLocalExecutor"
+# Airflow's LocalExecutor with dbt imported before it forks task processes (runtime/warm_executor.py).
+WARM_EXECUTOR = "dbt_spark_operator.runtime.warm_executor.WarmLocalExecutor"
 DEMO_DAGS = ("simple_model_test", "simple_model_watcher", "sample_dbt_pipeline")
 
 

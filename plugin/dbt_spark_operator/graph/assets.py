@@ -120,12 +120,16 @@ def dbt_asset(
     schema: str | None = None,
     manifest: str | os.PathLike[str] | None = None,
 ) -> Asset:
-    """The asset of a seed, model or snapshot of ``project`` by name (``"simple_pipeline"``), or of a
-    source (``"source:raw.employee_events"``), as :func:`~dbt_spark_operator.dbt_task_group` declares
-    it: pass the same ``conn_id`` and, when the task group sets ``profile_args={"schema": ...}``, that
-    ``schema``. Reads the manifest only (no connection), so it serves a DAG's ``schedule``::
+    """The asset of a seed, model, snapshot or source of ``project`` as
+    :func:`~dbt_spark_operator.dbt_task_group` declares it. Reads the manifest only (no connection), so
+    it serves a DAG's ``schedule``: ``schedule=[dbt_asset("analytics", "simple_pipeline")]``.
 
-        schedule=[dbt_asset("analytics", "simple_pipeline")]
+    :param project: the dbt project's name under ``DBT_SPARK_PROJECTS_DIR`` or its path
+    :param node: a seed, model or snapshot by name (``"simple_pipeline"``), or a source
+        (``"source:raw.employee_events"``)
+    :param conn_id: the task group's ``conn_id``
+    :param schema: the task group's ``profile_args["schema"]``, when it sets one
+    :param manifest: a ``manifest.json`` to read (default ``<project>/target/manifest.json``)
     """
     path = project_dir(project)
     parsed = read_manifest(manifest_path(path, manifest, "kyuubi"))

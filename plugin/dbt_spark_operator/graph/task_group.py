@@ -71,14 +71,30 @@ def dbt_task_group(
     Each model (seed, snapshot) is a group ``<name>`` holding its ``run`` (``seed``, ``snapshot``) task and
     one task per test of it; a test of two models is a task of its own once both exist.
 
-    ``execution`` is ``"kubernetes"`` (one pod per task), ``"local"`` (dbt in the worker, a process per
-    task), ``"watcher"`` (one ``dbt build`` in the worker, task ``<group>.dbt_build``, whose results the
-    node tasks mirror from the triggerer: :mod:`~dbt_spark_operator.watcher`) or ``"watcher_kubernetes"``
-    (the same with the build in one pod, and a node task's own run in its pod), or an
-    :class:`~dbt_spark_operator.execution.Execution`; default from ``DBT_SPARK_EXECUTION``. The profile
-    comes from the Airflow connection ``conn_id`` (type kyuubi or hiveserver2) through
-    :class:`KyuubiProfileMapping`, with ``profile_args`` on top. Extra ``task_group_args`` go to the task
-    group (``dag``, ``default_args``, ``tooltip``...).
+    :param project: the dbt project's name under ``DBT_SPARK_PROJECTS_DIR`` (in a source checkout,
+        default ``dbt/``) or its path
+    :param group_id: the task group's id (default: the dbt project's name)
+    :param execution: ``"kubernetes"`` (one pod per task), ``"local"`` (dbt in the worker, a process per
+        task), ``"watcher"`` (one ``dbt build`` in the worker, task ``<group>.dbt_build``, whose results
+        the node tasks mirror from the triggerer: :mod:`~dbt_spark_operator.watcher`) or
+        ``"watcher_kubernetes"`` (the same with the build in one pod, and a node task's own run in its
+        pod), or an :class:`~dbt_spark_operator.execution.Execution`
+        (``Execution(Runtime.LOCAL, Graph.WATCHED_BUILD)`` is ``"watcher"``); default
+        ``$DBT_SPARK_EXECUTION``, else kubernetes
+    :param select: dbt selectors of the nodes to render; matching nothing is an error
+    :param exclude: dbt selectors of the nodes to leave out
+    :param conn_id: the Airflow connection (type kyuubi or hiveserver2) the profile comes from through
+        :class:`KyuubiProfileMapping`, read when a task runs
+    :param profile_name: the profile's name (default: the one ``dbt_project.yml`` names)
+    :param target_name: the profile target's name
+    :param profile_args: profile values on top of the connection's, per DAG (no password), checked at
+        DAG parse
+    :param pod: :class:`~dbt_spark_operator.pod.settings.PodSettings` of every pod
+    :param manifest: a ``manifest.json`` to render from (default ``<project>/target/manifest.json``)
+    :param operator_args: more arguments for every task (``retries``, ``pool``, ``vars``...); an argument
+        neither the dbt operators nor ``KubernetesPodOperator`` know is an error (Cosmos would drop it
+        silently)
+    :param task_group_args: more arguments for the task group (``dag``, ``default_args``, ``tooltip``...)
     """
     mode = Execution.parse(execution)
     setup = project_setup(
@@ -229,8 +245,18 @@ def dbt_run_operation(
 ) -> BaseOperator:
     """One ``dbt run-operation`` task with the same profile and pod settings as :func:`dbt_task_group`.
 
-    ``operator_args`` are more arguments for the task (``retries``, ``args`` of the macro...), checked as
-    :func:`dbt_task_group` checks its own; passing them as keyword arguments is deprecated.
+    :param task_id: the task's id
+    :param macro_name: the macro to run
+    :param project: the dbt project's name under ``DBT_SPARK_PROJECTS_DIR`` or its path
+    :param execution: where dbt runs, as for :func:`dbt_task_group`
+    :param conn_id: the Airflow connection the profile comes from, read when the task runs
+    :param profile_name: the profile's name (default: the one ``dbt_project.yml`` names)
+    :param target_name: the profile target's name
+    :param profile_args: profile values on top of the connection's (no password)
+    :param pod: :class:`~dbt_spark_operator.pod.settings.PodSettings` of the task's pod
+    :param operator_args: more arguments for the task (``retries``, ``args`` of the macro...), checked as
+        :func:`dbt_task_group` checks its own
+    :param extra_operator_args: the same as ``operator_args`` (deprecated: pass ``operator_args``)
     """
     if extra_operator_args:
         deprecations.warn("dbt_run_operation: pass operator arguments as operator_args={...}")

@@ -1,7 +1,7 @@
 """Pod settings for dbt tasks in Kubernetes execution: Kubernetes client models, checked at DAG parse.
 
-Dicts are accepted where users of the first version wrote them (resources, volumes, mounts) and are
-converted to ``kubernetes.client`` models here, or rejected with one line naming the bad field.
+Resources, volumes and mounts may be given as dicts: they are converted to ``kubernetes.client`` models
+here, or rejected with one line naming the bad field.
 """
 
 from __future__ import annotations
@@ -157,6 +157,33 @@ class PodSettings:
     PersistentVolumeClaim ``projects_pvc`` and the shared state from the ReadWriteMany claim
     ``state_pvc``, which a cluster enforcing Pod Security "restricted" admits.
     :meth:`minikube` (or ``DBT_SPARK_VOLUMES=minikube-hostpath``) mounts node paths instead.
+
+    :param image: the dbt-spark image
+    :param image_pull_policy: ``Always``, ``IfNotPresent`` or ``Never`` (the default: the image built
+        into the cluster)
+    :param namespace: the pods' namespace
+    :param service_account_name: the pods' service account
+    :param volume_layout: ``pvc`` or ``minikube-hostpath`` (default ``$DBT_SPARK_VOLUMES``, else ``pvc``)
+    :param projects_pvc: the claim holding the dbt projects, mounted read-only at ``/opt/dbt/projects``
+        (ReadOnlyMany is enough)
+    :param state_pvc: the ReadWriteMany claim every task shares at ``/opt/dbt/state``: packages from the
+        deps task, docs
+    :param projects_host_path: ``minikube-hostpath``: the node's directory of projects
+    :param state_host_path: ``minikube-hostpath``: the node's state directory
+    :param resources: the dbt container's ``V1ResourceRequirements`` or a
+        ``{"requests": {...}, "limits": {...}}`` dict (default: requests 512Mi / 250m, limits 2Gi / 1000m)
+    :param env: more environment variables of the dbt container (no secrets)
+    :param password_secret: ``(name, key)`` of the Kubernetes Secret holding the Kyuubi password, which
+        reaches the pod only as a ``secretKeyRef``; required when the connection has a password
+    :param labels: more pod labels
+    :param startup_timeout_seconds: how long a pod may take to start
+    :param run_as_user: the uid (and gid, fsGroup) the pod runs as: the image's user
+    :param extra_volumes: more volumes: ``V1Volume`` models, or dicts converted to them
+    :param extra_volume_mounts: more mounts of the dbt container: ``V1VolumeMount`` models, or dicts
+        converted to them
+    :param xcom_sidecar_image: the image of the XCom sidecar that carries a command operator's result out
+        of its pod, pulled with ``image_pull_policy`` (default ``$DBT_SPARK_XCOM_SIDECAR_IMAGE``, else
+        ``KubernetesPodOperator``'s own)
     """
 
     image: str = "dbt-spark:latest"
@@ -183,7 +210,10 @@ class PodSettings:
     @classmethod
     def minikube(cls, **changes: Any) -> PodSettings:
         """The minikube preset: projects and state from the node's paths (hostPath), filled by
-        scripts/deploy.sh. A cluster enforcing Pod Security "baseline" or stricter refuses these pods."""
+        scripts/deploy.sh. A cluster enforcing Pod Security "baseline" or stricter refuses these pods.
+
+        :param changes: more fields, by name
+        """
         return cls(**{"volume_layout": "minikube-hostpath", **changes})
 
     def __post_init__(self) -> None:
@@ -217,6 +247,10 @@ class PodSettings:
             raise DbtSparkOperatorError("password_secret must be (secret name, key)")
 
     def with_(self, **changes: Any) -> PodSettings:
+        """A changed copy, checked as a new one is.
+
+        :param changes: the fields to change, by name
+        """
         return replace(self, **changes)
 
     def volumes(self) -> list[k8s.V1Volume]:
@@ -244,7 +278,10 @@ class PodSettings:
 
     def operator_args(self, project_name: str) -> dict[str, Any]:
         """Keyword arguments for every Cosmos Kubernetes dbt operator of one project (DAG parse: no
-        connection is read; :meth:`connection_env` adds the profile when the task runs)."""
+        connection is read; :meth:`connection_env` adds the profile when the task runs).
+
+        :param project_name: the dbt project's name (its directory under ``/opt/dbt/projects``)
+        """
         env = {
             "DBT_PROJECT_DIR": f"{PROJECTS_MOUNT}/{project_name}",
             "DBT_PROFILES_DIR": PROFILES_DIR,
@@ -290,7 +327,11 @@ class PodSettings:
         self, profile_yaml: str, password_env_var: str | None
     ) -> tuple[k8s.V1EnvVar, list[Secret]]:
         """What a task adds to its pod when it runs: the rendered profile (secrets only as ``env_var()``
-        references) and, when the connection has a password, the Secret reference that carries it."""
+        references) and, when the connection has a password, the Secret reference that carries it.
+
+        :param profile_yaml: the rendered profile
+        :param password_env_var: the variable the profile reads the password from; None without one
+        """
         secrets = []
         if password_env_var:
             if self.password_secret is None:
