@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, cli, dags_test, kyuubi_connection, parse_dags
+from helpers import ROOT, cli, dags_test, kyuubi_connection, parse_dags
 
 FOLDERS = ("dags", "tests/integration_dags", "tests/user_dags", "tests/stack_dags")
 REFUSED = [f"refused_{case}" for case in ("no_password", "plain_client", "unknown_user", "wrong_password")]

@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from conftest import BIN, cli, free_port
 from dbt_spark_operator.dev.engine import EngineConfig, EngineError, LocalEngine, run_query
+from helpers import BIN, cli, free_port
 
 
 def _one_error_line(proc) -> str:

@@ -16,10 +16,10 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import DAG
 
-from conftest import K8S_VERSION, ROOT, SESSION_DIR, kyuubi_connection
 from dbt_spark_operator import DbtSparkOperatorError, PodSettings, dbt_task_group
 from dbt_spark_operator.commands.operators import OPERATORS
 from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod
+from helpers import K8S_VERSION, ROOT, SESSION_DIR, kyuubi_connection
 
 FOLDERS = ("dags", "tests/integration_dags", "tests/user_dags")
 

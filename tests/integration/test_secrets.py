@@ -11,7 +11,6 @@ import pytest
 import yaml
 from airflow.sdk import DAG
 
-from conftest import PROJECT, SESSION_DIR, kyuubi_connection
 from dbt_spark_operator import (
     DbtSparkDebugOperator,
     DbtSparkRunOperator,
@@ -22,6 +21,7 @@ from dbt_spark_operator import (
 )
 from dbt_spark_operator.commands.operators import OPERATORS
 from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod, task_context
+from helpers import PROJECT, SESSION_DIR, kyuubi_connection
 
 PASSWORD = "Ldap-S3cret-4-Kyuubi!"
 

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, EXPECTED_SIMPLE_PIPELINE, ROOT, query
+from helpers import BIN, EXPECTED_SIMPLE_PIPELINE, ROOT, query
 
 
 def _airflow(*args: str) -> subprocess.CompletedProcess:

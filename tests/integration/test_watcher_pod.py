@@ -27,7 +27,6 @@ from airflow.exceptions import AirflowException
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk import DAG
 
-from conftest import K8S_VERSION, ROOT, cli, engine_sql, give_watched_input, kyuubi_connection
 from dbt_spark_operator import dbt_task_group
 from dbt_spark_operator.dev.engine import EngineStatus
 from dbt_spark_operator.project.paths import write_manifest
@@ -35,6 +34,7 @@ from dbt_spark_operator.runtime.local_process import run_locally
 from dbt_spark_operator.runtime.rendered_pod import pod_body, task_context
 from dbt_spark_operator.watcher.build import BUILD_KEY
 from dbt_spark_operator.watcher.pod import DbtBuildPodProducer
+from helpers import K8S_VERSION, ROOT, cli, engine_sql, give_watched_input, kyuubi_connection
 
 WATCHED = ROOT / "tests" / "dbt_projects" / "watched"
 

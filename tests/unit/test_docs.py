@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 
-from conftest import BIN, ROOT
+from helpers import BIN, ROOT
 
 
 def test_the_docs_site_builds_strictly(tmp_path):

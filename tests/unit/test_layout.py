@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 
-from conftest import ROOT, python_json
+from helpers import ROOT, python_json
 
 PACKAGE = ROOT / "plugin" / "dbt_spark_operator"
 RUNTIME_IMPORTS = """

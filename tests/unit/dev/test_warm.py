@@ -7,8 +7,8 @@ from pathlib import Path
 from airflow._shared.module_loading import import_string
 from airflow.executors.local_executor import LocalExecutor
 
-from conftest import python_json
 from dbt_spark_operator.dev.demo import WARM_EXECUTOR, airflow_env
+from helpers import python_json
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("dbt", "dbt_common", "cosmos", "kubernetes", "kubernetes_asyncio", "pyhive", "agate", "networkx")

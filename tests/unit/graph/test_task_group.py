@@ -16,9 +16,9 @@ from airflow.sdk import DAG
 from airflow.sdk.definitions._internal.dag_parsing_context import _airflow_parsing_context_manager
 from kubernetes.client import models as k8s
 
-from conftest import BIN, K8S_VERSION, PROJECT, ROOT, kyuubi_connection
 from dbt_spark_operator import DbtSparkOperatorError, PodSettings, dbt_task_group
 from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod
+from helpers import BIN, K8S_VERSION, PROJECT, ROOT, kyuubi_connection
 
 
 @pytest.fixture(scope="module")
