@@ -106,6 +106,23 @@ def parse_dags(folders: list[Path], env: dict[str, str], wrapper: tuple[str, ...
     return python_json(PARSE_DAGS, *map(str, folders), env=env, wrapper=wrapper)
 
 
+def parse_env(execution: str, connection: dict | None, asked: Path) -> dict[str, str]:
+    """No connection anywhere but a secrets backend that is down (or the given connection), and a
+    metadata database that does not answer: what a CI integrity check or a laptop has. Every look-up
+    the backend gets is written to ``asked``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env.update(
+        DBT_SPARK_EXECUTION=execution,
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="postgresql+psycopg2://nobody@127.0.0.1:1/nothing",
+        AIRFLOW__SECRETS__BACKEND="down_secrets.DownSecretsBackend",
+        DOWN_SECRETS_LOG=str(asked),
+        PYTHONPATH=str(ROOT / "tests"),
+    )
+    if connection is not None:
+        env.update([kyuubi_connection(**connection)])
+    return env
+
+
 def dags_test(dag_id: str, dags_folder: Path, **env: str) -> tuple[subprocess.CompletedProcess, float]:
     """``airflow dags test`` of ``dag_id`` from ``dags_folder`` (this session's SQLite Airflow), with
     ``env`` on top of this process's environment; the finished process and its seconds."""
@@ -194,3 +211,75 @@ def secure_query(engine: LocalEngine, sql: str) -> list[tuple]:
 
     cfg = engine.config
     return run_query(cfg.host, cfg.port, sql, timeout=120, credentials=cfg.credentials(), tls=True)
+
+
+def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    """A failed command's stderr: one line, no traceback."""
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+# Relations and objects compared by what they hold below, not by identity.
+NOT_SETTINGS = {
+    "upstream_task_ids",
+    "downstream_task_ids",
+    "task_group",
+    "_BaseOperator__init_kwargs",
+    "profile_config",
+    "dbt_setup",
+}
+
+
+def task_settings(task: Any) -> dict[str, str]:
+    """A task's settings, each as its repr: two renderings of one task compare equal."""
+    return {k: repr(v) for k, v in vars(task).items() if k not in NOT_SETTINGS}
+
+
+# What a local task process imports, in a fresh interpreter: optionally preload, then do what a local
+# task process does (parse the DAG file, run dbt in-process), and print the heavy packages that were
+# imported only then.
+HEAVY = ("dbt", "dbt_common", "cosmos", "kubernetes", "kubernetes_asyncio", "pyhive", "agate", "networkx")
+TASK_PROCESS = """
+import importlib.util, json, sys
+import airflow.sdk
+from airflow.sdk.execution_time import task_runner
+if sys.argv[1] == "warm":
+    from dbt_spark_operator.dev.warm import preload
+    preload()
+before = set(sys.modules)
+spec = importlib.util.spec_from_file_location("dag", sys.argv[2])
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+after_parse = set(sys.modules)
+if sys.argv[1] == "warm":
+    from dbt.cli.main import dbtRunner
+    from cosmos.operators.local import DbtRunLocalOperator
+    result = dbtRunner().invoke(["parse", "--project-dir", sys.argv[3], "--target-path", sys.argv[4]])
+    assert result.success, result.exception
+heavy = sorted(m for m in set(sys.modules) - before if m.split(".")[0] in sys.argv[5].split(","))
+print(json.dumps({"parse": sorted({m.split(".")[0] for m in after_parse - before}), "heavy": sorted(heavy)}))
+"""
+GROUP_ONLY_DAG = """
+from datetime import datetime
+from airflow.sdk import DAG
+from dbt_spark_operator import dbt_task_group
+with DAG("group_only", schedule=None, start_date=datetime(2025, 1, 1)):
+    dbt_task_group("analytics", execution="local")
+"""
+
+
+def task_process_imports(mode: str, tmp_path: Path) -> dict[str, list[str]]:
+    """What a local task process of a ``dbt_task_group`` DAG imports: ``parse``, the top-level packages
+    parsing its DAG file imported; ``heavy``, the heavy modules imported from then on. ``mode``
+    ``warm``: the warm executor's preload first, and dbt parse in-process after the DAG; ``cold``: the
+    DAG file alone."""
+    from dbt_spark_operator.dev.demo import airflow_env
+
+    dag = tmp_path / "group_only.py"
+    dag.write_text(GROUP_ONLY_DAG)
+    env = airflow_env(ROOT)
+    env.update(AIRFLOW_HOME=str(tmp_path / "airflow"), DBT_PROFILES_DIR=str(ROOT / "profiles"))
+    args = (mode, str(dag), str(ROOT / "dbt" / "analytics"), str(tmp_path / "target"), ",".join(HEAVY))
+    return python_json(TASK_PROCESS, *args, env=env)
