@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
-from helpers import BIN, PROJECT, ROOT, SESSION_DIR, free_port
+from helpers import BIN, PROJECT, ROOT, SESSION_DIR, free_port, install_fixture_manifest
 
 # CI examines the same examples every run (a landing is not a lottery); elsewhere each run explores anew.
 settings.register_profile("ci", derandomize=True, print_blob=True)
@@ -76,11 +79,43 @@ def manifest() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _integration_manifest(request: pytest.FixtureRequest) -> None:
-    """Integration tests render the analytics project (Airflow's services parse it too, from module
-    fixtures): when the session holds any, its manifest first, before every other fixture."""
+def _analytics_manifest(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The analytics project's manifest, before every other fixture. Integration tests render it
+    (Airflow's services parse it too, from module fixtures): when the session holds any, dbt parse's.
+    Otherwise the unit suite's committed one (helpers.FIXTURE_MANIFEST), and no dbt process at all:
+    dbt started by this process fails at once, and a dbt project's target/ or the session's dbt log
+    written by any process (a DAG parsed in a fresh interpreter, a command) fails the session."""
     if any(item.get_closest_marker("integration") for item in request.session.items):
         request.getfixturevalue("manifest")
+        yield
+        return
+    install_fixture_manifest()
+    before = _dbt_outputs()
+    original = subprocess.Popen._execute_child
+
+    def refuse_dbt(self: subprocess.Popen, args: Any, executable: Any, *rest: Any, **kwargs: Any) -> Any:
+        single = isinstance(args, (str, bytes, os.PathLike))  # a command line (shell=True) or a program
+        argv = os.fsdecode(args).split() if single else [os.fsdecode(a) for a in args]
+        if argv and (Path(argv[0]).name == "dbt" or argv[1:3] == ["-m", "dbt"]):
+            raise AssertionError(f"the unit suite runs no dbt: {shlex.join(argv)}")
+        return original(self, args, executable, *rest, **kwargs)
+
+    subprocess.Popen._execute_child = refuse_dbt
+    try:
+        yield
+    finally:
+        subprocess.Popen._execute_child = original
+    written = sorted(str(path) for path, mtime in _dbt_outputs().items() if before.get(path) != mtime)
+    assert written == [], f"dbt ran during the unit suite: it wrote {written}"
+
+
+def _dbt_outputs() -> dict[Path, int]:
+    """What dbt writes when it runs here, each file with its modification time: the dbt projects'
+    target/ folders and the session's dbt log (DBT_LOG_PATH)."""
+    folders = [*ROOT.glob("dbt/*/target"), *ROOT.glob("tests/dbt_projects/*/target")]
+    folders.append(Path(os.environ["DBT_LOG_PATH"]))
+    files = [path for folder in folders for path in folder.rglob("*") if path.is_file()]
+    return {path: path.stat().st_mtime_ns for path in files}
 
 
 @pytest.fixture(scope="session")

@@ -40,6 +40,47 @@ EXPECTED_SIMPLE_PIPELINE = [
 ]
 
 
+# The unit suite's analytics manifest (conftest.py installs it in the project's target/ when the
+# session holds no integration test): dbt parse's, normalized by normalized_manifest. The integration
+# suite compares it with a fresh parse (tests/integration/test_fixture_manifest.py).
+FIXTURE_MANIFEST = ROOT / "tests" / "manifests" / "analytics.json"
+# What differs from one parse to the next: when and by which invocation.
+_PARSE_METADATA = ("generated_at", "invocation_id", "invocation_started_at", "run_started_at")
+
+
+def normalized_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """dbt's manifest as the unit suite keeps it: everything the package and Cosmos read, without dbt's
+    own macros and docs, the times and ids of the parse, and the checkout's path (a seed's
+    ``root_path``, ``.``)."""
+    kept = {key: value for key, value in manifest.items() if key not in ("macros", "docs")}
+    kept["metadata"] = {k: v for k, v in manifest["metadata"].items() if k not in _PARSE_METADATA}
+    for section in kept.values():
+        for node in section.values() if isinstance(section, dict) else ():
+            if isinstance(node, dict):
+                node.pop("created_at", None)
+                if "root_path" in node:
+                    node["root_path"] = "."
+    return kept
+
+
+def manifest_text(manifest: dict[str, Any]) -> str:
+    """A manifest as FIXTURE_MANIFEST holds it: sorted keys, one per line."""
+    return json.dumps(manifest, indent=1, sort_keys=True) + "\n"
+
+
+def install_fixture_manifest() -> Path:
+    """FIXTURE_MANIFEST as the analytics project's ``target/manifest.json`` (a seed's ``root_path``, the
+    project's directory): what DAG parsing reads, with no dbt run."""
+    manifest = json.loads(FIXTURE_MANIFEST.read_text())
+    for node in manifest["nodes"].values():
+        if "root_path" in node:
+            node["root_path"] = str(PROJECT)
+    path = PROJECT / "target" / "manifest.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(manifest))
+    return path
+
+
 def free_port() -> int:
     """A free TCP port of 127.0.0.1."""
     from dbt_spark_operator.dev.airflow_stack import free_port as port
