@@ -1,35 +1,26 @@
-"""Session set-up: an isolated Airflow home and a real local engine on its own port."""
+"""Session set-up: an isolated Airflow home and a real local engine on its own port. Fixtures and hooks
+only: what tests import lives in helpers.py."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 from hypothesis import settings
 
-if TYPE_CHECKING:
-    from dbt_spark_operator.dev.airflow_stack import AirflowStack
+from helpers import BIN, PROJECT, ROOT, SESSION_DIR, free_port, install_fixture_manifest
 
 # CI examines the same examples every run (a landing is not a lottery); elsewhere each run explores anew.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-SESSION_DIR = Path(tempfile.mkdtemp(prefix="dbt-spark-operator-tests-"))
-# The newest Kubernetes schema kubernetes-validate ships: every manifest is checked against it.
-K8S_VERSION = "1.37.0"
 
 # A kubeconfig naming a cluster that is never contacted: KubernetesPodOperator asks it whether the
 # worker runs in-cluster while it builds a pod. The kubernetes client reads KUBECONFIG at import. The
@@ -65,54 +56,18 @@ os.environ.update(
     DBT_SPARK_STATE_DIR=str(SESSION_DIR / "state"),  # packages (dbt deps) and docs shared by tasks
     DBT_PACKAGES_DIR=str(SESSION_DIR / "state" / "packages" / "analytics"),  # for dbt run directly
 )
-from dbt_spark_operator.dev.airflow_stack import free_port  # noqa: E402, F401 - tests import it from here
 from dbt_spark_operator.dev.demo import airflow_env  # noqa: E402
-from dbt_spark_operator.dev.engine import EngineStatus, LocalEngine, run_query  # noqa: E402
+from dbt_spark_operator.dev.engine import EngineStatus, LocalEngine  # noqa: E402
 
 os.environ.update(airflow_env(ROOT))
 
-PROJECT = ROOT / "dbt" / "analytics"
-
-# The write-up's five rows of simple_pipeline: the contract of the analytics project.
-EXPECTED_SIMPLE_PIPELINE = [
-    (1, "Alice Johnson", "alice@example.com", "Engineering", 25, "Young Professional"),
-    (2, "Bob Smith", "bob@example.com", "Marketing", 30, "Mid-Career"),
-    (3, "Charlie Brown", "charlie@example.com", "Sales", 35, "Mid-Career"),
-    (4, "Diana Prince", "diana@example.com", "Engineering", 28, "Young Professional"),
-    (5, "Eve Wilson", "eve@example.com", "Marketing", 32, "Mid-Career"),
-]
-
-
-def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Run the console script as a user would."""
-    return subprocess.run(
-        [str(BIN / "dbt-spark-operator"), *args],
-        env=env or dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def dbt(*args: str) -> subprocess.CompletedProcess:
-    """Run dbt on the analytics project against the session engine."""
-    return subprocess.run(
-        [str(BIN / "dbt"), *args, "--project-dir", str(PROJECT)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def query(sql: str) -> list[tuple]:
-    return run_query("127.0.0.1", int(os.environ["DBT_SPARK_LOCAL_PORT"]), sql)
-
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``unit`` for tests/unit (no engine, no Airflow services, no dbt subprocess unless the test is about
-    it: ``make test-unit``), ``integration`` for tests/integration."""
+    """``unit`` for tests/unit and its folders (no engine, no Airflow services, no dbt subprocess unless
+    the test is about it: ``make test-unit``), ``integration`` for the other suites."""
+    unit = ROOT / "tests" / "unit"
     for item in items:
-        item.add_marker("unit" if Path(str(item.path)).parent.name == "unit" else "integration")
+        item.add_marker("unit" if unit in Path(str(item.path)).resolve().parents else "integration")
 
 
 @pytest.fixture(scope="session")
@@ -124,123 +79,43 @@ def manifest() -> Path:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _integration_manifest(request: pytest.FixtureRequest) -> None:
-    """Integration tests render the analytics project (Airflow's services parse it too, from module
-    fixtures): when the session holds any, its manifest first, before every other fixture."""
+def _analytics_manifest(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The analytics project's manifest, before every other fixture. Integration tests render it
+    (Airflow's services parse it too, from module fixtures): when the session holds any, dbt parse's.
+    Otherwise the unit suite's committed one (helpers.FIXTURE_MANIFEST), and no dbt process at all:
+    dbt started by this process fails at once, and a dbt project's target/ or the session's dbt log
+    written by any process (a DAG parsed in a fresh interpreter, a command) fails the session."""
     if any(item.get_closest_marker("integration") for item in request.session.items):
         request.getfixturevalue("manifest")
+        yield
+        return
+    install_fixture_manifest()
+    before = _dbt_outputs()
+    original = subprocess.Popen._execute_child
 
+    def refuse_dbt(self: subprocess.Popen, args: Any, executable: Any, *rest: Any, **kwargs: Any) -> Any:
+        single = isinstance(args, (str, bytes, os.PathLike))  # a command line (shell=True) or a program
+        argv = os.fsdecode(args).split() if single else [os.fsdecode(a) for a in args]
+        if argv and (Path(argv[0]).name == "dbt" or argv[1:3] == ["-m", "dbt"]):
+            raise AssertionError(f"the unit suite runs no dbt: {shlex.join(argv)}")
+        return original(self, args, executable, *rest, **kwargs)
 
-PARSE_DAGS = """
-import json, sys
-from airflow.dag_processing.dagbag import DagBag
-result = {"errors": {}, "dags": {}}
-for folder in sys.argv[1:]:
-    bag = DagBag(dag_folder=folder)
-    result["errors"].update({f: e.strip().splitlines()[-1] for f, e in bag.import_errors.items()})
-    result["dags"].update({d: len(bag.dags[d].tasks) for d in bag.dag_ids})
-print(json.dumps(result))
-"""
-
-
-def python_json(script: str, *args: str, env: dict[str, str], wrapper: tuple[str, ...] = ()) -> Any:
-    """Run ``script`` in a fresh interpreter of this venv; its last line of output, as JSON. ``wrapper``
-    runs the interpreter (``sh -c 'mount ...; exec "$0" "$@"'``)."""
-    proc = subprocess.run(
-        [*wrapper, str(BIN / "python"), "-c", script, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def parse_dags(folders: list[Path], env: dict[str, str], wrapper: tuple[str, ...] = ()) -> dict:
-    """Parse DAG folders in a fresh interpreter as Airflow's DagBag does: ``{"errors": {file: last
-    line}, "dags": {dag_id: task count}}``."""
-    return python_json(PARSE_DAGS, *map(str, folders), env=env, wrapper=wrapper)
-
-
-def dags_test(dag_id: str, dags_folder: Path, **env: str) -> tuple[subprocess.CompletedProcess, float]:
-    """``airflow dags test`` of ``dag_id`` from ``dags_folder`` (this session's SQLite Airflow), with
-    ``env`` on top of this process's environment; the finished process and its seconds."""
-    started = time.monotonic()
-    proc = subprocess.run(
-        [str(BIN / "airflow"), "dags", "test", dag_id],
-        env={**os.environ, "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder), **env},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    return proc, time.monotonic() - started
-
-
-# Not the Airflow services' own settings: the stack sets those. Not the test session's dbt target and
-# log paths either: parallel tasks each get their own from Cosmos.
-STACK_DROP_ENV = (
-    "AIRFLOW_CONN_",
-    "AIRFLOW__CORE__",
-    "AIRFLOW__DATABASE__",
-    "DBT_TARGET_PATH",
-    "DBT_LOG_PATH",
-)
-
-
-@contextlib.contextmanager
-def running_stack(
-    name: str,
-    dag_files: list[Path],
-    connections: dict[str, dict],
-    env: dict[str, str] | None = None,
-    users: dict[str, str] | None = None,
-) -> Iterator[AirflowStack]:
-    """A real Airflow (its four services on PostgreSQL) with ``dag_files`` as its DAGs and
-    ``connections``, under ``SESSION_DIR/<name>``; stopped at the end, with nothing left running."""
-    from dbt_spark_operator.dev.airflow_stack import AirflowStack, Postgres
-
-    postgres = Postgres(free_port())
-    postgres.start()
-    dags = SESSION_DIR / name / "dags"
-    dags.mkdir(parents=True)
-    for dag_file in dag_files:
-        (dags / dag_file.name).symlink_to(dag_file)
-    stack_env = {k: v for k, v in os.environ.items() if not k.startswith(STACK_DROP_ENV)}
-    airflow = AirflowStack(
-        SESSION_DIR / name / "airflow",
-        dags,
-        postgres.url,
-        free_port(),
-        {**stack_env, **(env or {})},
-        users=users,
-    )
+    subprocess.Popen._execute_child = refuse_dbt
     try:
-        airflow.start(connections=connections)
-        yield airflow
+        yield
     finally:
-        airflow.stop()
-        leftovers = airflow.leftovers()
-        postgres.stop()
-    assert leftovers == [], f"processes left running: {leftovers}"
+        subprocess.Popen._execute_child = original
+    written = sorted(str(path) for path, mtime in _dbt_outputs().items() if before.get(path) != mtime)
+    assert written == [], f"dbt ran during the unit suite: it wrote {written}"
 
 
-def engine_sql(engine: EngineStatus, statement: str) -> list[tuple[Any, ...]]:
-    """One statement on ``engine``."""
-    return run_query(engine.host, engine.port, statement, timeout=120)
-
-
-def give_watched_input(engine: EngineStatus) -> None:
-    """tests/dbt_projects/watched's table outside dbt, five rows: the tests drop it to fail a model."""
-    engine_sql(engine, "CREATE DATABASE IF NOT EXISTS watched")
-    engine_sql(engine, "DROP TABLE IF EXISTS watched.watched_input")
-    engine_sql(engine, "CREATE TABLE watched.watched_input (n INT, label STRING) USING iceberg")
-    engine_sql(engine, "INSERT INTO watched.watched_input VALUES (1,'a'),(2,'b'),(3,'c'),(4,'d'),(5,'e')")
-
-
-def kyuubi_connection(conn_id: str = "kyuubi_default", **fields: object) -> tuple[str, str]:
-    """An Airflow connection as the environment variable Airflow reads it from."""
-    return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "kyuubi", **fields})
+def _dbt_outputs() -> dict[Path, int]:
+    """What dbt writes when it runs here, each file with its modification time: the dbt projects'
+    target/ folders and the session's dbt log (DBT_LOG_PATH)."""
+    folders = [*ROOT.glob("dbt/*/target"), *ROOT.glob("tests/dbt_projects/*/target")]
+    folders.append(Path(os.environ["DBT_LOG_PATH"]))
+    files = [path for folder in folders for path in folder.rglob("*") if path.is_file()]
+    return {path: path.stat().st_mtime_ns for path in files}
 
 
 @pytest.fixture(scope="session")
@@ -267,12 +142,6 @@ def secure_engine() -> LocalEngine:
     yield engine
     engine.down()
     assert processes_using(home) == []  # slapd went with the engine's process group
-
-
-def secure_query(engine: LocalEngine, sql: str) -> list[tuple]:
-    """``sql`` on the secure engine, logged in as its service user over TLS."""
-    cfg = engine.config
-    return run_query(cfg.host, cfg.port, sql, timeout=120, credentials=cfg.credentials(), tls=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

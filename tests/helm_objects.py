@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from conftest import ROOT
+from helpers import ROOT
 
 CHARTS = ROOT / "tests" / "charts"
 VALUES = ROOT / "helm-values"

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from conftest import EXPECTED_SIMPLE_PIPELINE, ROOT, SESSION_DIR, free_port, running_stack
 from dbt_spark_operator.dev.airflow_stack import AirflowStack
 from dbt_spark_operator.dev.cluster import PASSWORD_SECRET, DevCluster
 from dbt_spark_operator.dev.engine import EngineConfig, LocalEngine, run_query
+from helpers import EXPECTED_SIMPLE_PIPELINE, ROOT, SESSION_DIR, free_port, running_stack
 
 CLUSTER_DAGS = [
     ROOT / "dags" / "sample_dbt_pipeline.py",

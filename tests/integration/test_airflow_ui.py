@@ -20,7 +20,8 @@ import httpx
 import psycopg2
 import pytest
 
-from conftest import (
+from dbt_spark_operator.dev.airflow_stack import AirflowStack
+from helpers import (
     EXPECTED_SIMPLE_PIPELINE,
     PROJECT,
     ROOT,
@@ -29,7 +30,6 @@ from conftest import (
     running_stack,
     secure_query,
 )
-from dbt_spark_operator.dev.airflow_stack import AirflowStack
 from restricted_auth_manager import OUTSIDER
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import EXPECTED_SIMPLE_PIPELINE, dbt, query
+from helpers import EXPECTED_SIMPLE_PIPELINE, dbt, query
 
 
 def _ok(proc) -> None:

@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from conftest import PROJECT, ROOT, running_stack
 from dbt_spark_operator.dev.airflow_stack import AirflowStack
 from dbt_spark_operator.dev.engine import run_query
 from dbt_spark_operator.graph.assets import relation_uri
 from dbt_spark_operator.project.manifest import read_manifest
+from helpers import PROJECT, ROOT, running_stack
 
 PRODUCER = "simple_model_test"
 CONSUMER = "asset_consumer"

@@ -8,16 +8,8 @@ import socket
 
 import pytest
 
-from conftest import BIN, cli, free_port
 from dbt_spark_operator.dev.engine import EngineConfig, EngineError, LocalEngine, run_query
-
-
-def _one_error_line(proc) -> str:
-    assert proc.returncode != 0
-    assert "Traceback" not in proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
-    return lines[0]
+from helpers import BIN, cli, free_port, one_error_line
 
 
 def _group_gone(pid: int) -> bool:
@@ -65,7 +57,7 @@ def test_up_twice_down_keeps_data_and_leaves_nothing_running(tmp_path):
 def test_java_missing_is_one_line(tmp_path):
     env = {**os.environ, "PATH": str(BIN), "DBT_SPARK_ENGINE_HOME": str(tmp_path)}
     env.pop("JAVA_HOME", None)
-    line = _one_error_line(cli("engine", "up", "--port", str(free_port()), env=env))
+    line = one_error_line(cli("engine", "up", "--port", str(free_port()), env=env))
     assert line.startswith("dbt-spark-operator: error: Java not found: install Java 17")
 
 
@@ -75,7 +67,7 @@ def test_port_in_use_is_one_line(tmp_path):
         busy.listen()
         port = busy.getsockname()[1]
         env = {**os.environ, "DBT_SPARK_ENGINE_HOME": str(tmp_path)}
-        line = _one_error_line(cli("engine", "up", "--port", str(port), env=env))
+        line = one_error_line(cli("engine", "up", "--port", str(port), env=env))
     assert f"port {port} on 127.0.0.1 is in use by another process" in line
 
 
@@ -85,18 +77,3 @@ def test_engine_that_dies_at_start_fails_fast_with_its_log(tmp_path):
         engine.up()
     assert not engine.status().running
     assert (tmp_path / "engine.log").stat().st_size > 0
-
-
-def test_bad_port_value_is_rejected(monkeypatch):
-    monkeypatch.setenv("DBT_SPARK_LOCAL_PORT", "ten")
-    with pytest.raises(EngineError, match="port must be a number from 1 to 65535, got 'ten'"):
-        EngineConfig.from_env()
-
-
-def test_missing_project_directory_is_one_line(tmp_path):
-    line = _one_error_line(cli("manifest", str(tmp_path / "nope")))
-    expected = f"dbt project directory {tmp_path / 'nope'} is not usable: no such directory"
-    assert line == f"dbt-spark-operator: error: {expected}"
-    (tmp_path / "empty").mkdir()
-    line = _one_error_line(cli("manifest", str(tmp_path / "empty")))
-    assert line.endswith("is not usable: no dbt_project.yml in it")

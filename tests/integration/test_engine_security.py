@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, dags_test, kyuubi_connection, secure_query
 from dbt_spark_operator.dev.engine import EngineError, LocalEngine, run_query
+from helpers import ROOT, dags_test, kyuubi_connection, secure_query
 
 DAG = """
 from datetime import datetime

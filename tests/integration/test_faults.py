@@ -16,7 +16,6 @@ import psutil
 import pytest
 from airflow.sdk import DAG
 
-from conftest import PROJECT, free_port, kyuubi_connection, query
 from dbt_spark_operator import (
     DbtSparkOperatorError,
     DbtSparkRunOperator,
@@ -25,6 +24,7 @@ from dbt_spark_operator import (
 )
 from dbt_spark_operator.dev.engine import LocalEngine
 from dbt_spark_operator.runtime.rendered_pod import task_context
+from helpers import PROJECT, free_port, kyuubi_connection, query
 
 
 def test_engine_down_when_the_task_starts(monkeypatch):

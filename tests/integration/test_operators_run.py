@@ -11,9 +11,9 @@ from airflow.sdk import DAG
 from fastapi.testclient import TestClient
 
 import dbt_spark_operator as ops
-from conftest import EXPECTED_SIMPLE_PIPELINE, query
 from dbt_spark_operator.project.paths import docs_dir, packages_dir
 from dbt_spark_operator.runtime.rendered_pod import task_context
+from helpers import EXPECTED_SIMPLE_PIPELINE, query
 
 
 def run(cls, task_id: str, caplog=None, **kwargs):

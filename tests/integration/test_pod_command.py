@@ -15,11 +15,11 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
-from conftest import EXPECTED_SIMPLE_PIPELINE, ROOT, query
 from dbt_spark_operator.graph.assets import AssetEventsAtEnd
 from dbt_spark_operator.project.paths import state_dir
 from dbt_spark_operator.runtime.local_process import run_locally
 from dbt_spark_operator.runtime.rendered_pod import render_pod
+from helpers import EXPECTED_SIMPLE_PIPELINE, ROOT, query
 
 
 @pytest.fixture(scope="module")

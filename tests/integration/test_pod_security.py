@@ -16,10 +16,9 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag
 from airflow.sdk import DAG
 
-from conftest import K8S_VERSION, ROOT, SESSION_DIR, kyuubi_connection
-from dbt_spark_operator import DbtSparkOperatorError, PodSettings, dbt_task_group
-from dbt_spark_operator.commands.operators import OPERATORS
+from dbt_spark_operator import PodSettings, dbt_task_group
 from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod
+from helpers import K8S_VERSION, ROOT, SESSION_DIR, kyuubi_connection
 
 FOLDERS = ("dags", "tests/integration_dags", "tests/user_dags")
 
@@ -76,21 +75,6 @@ def test_every_pod_of_every_dag_is_admitted_at_restricted(podsecurity, ldap_conn
     assert len(verdicts) == len(pods)
 
 
-def test_every_container_is_hardened_sidecar_included(ldap_connection):
-    with DAG("hardened", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
-        for cls in OPERATORS:
-            pod = PodSettings(password_secret=("kyuubi-credentials", "password"))
-            cls(task_id=cls.command.replace(" ", "_"), project="analytics", execution="kubernetes", pod=pod)
-    for task in dag.tasks:
-        pod = render_pod(task)
-        names = [c.name for c in pod.spec.containers]
-        assert names == ["base", "airflow-xcom-sidecar"], task.task_id
-        for container in pod.spec.containers:
-            sc = container.security_context
-            assert sc.allow_privilege_escalation is False and sc.capabilities.drop == ["ALL"], container.name
-            assert sc.run_as_non_root and sc.read_only_root_filesystem, container.name
-
-
 def test_the_minikube_hostpath_preset_is_named_and_refused_by_a_hardened_cluster(podsecurity):
     """The checker is live: the minikube layout (hostPath volumes) is forbidden even at baseline."""
     with DAG("minikube", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
@@ -103,27 +87,6 @@ def test_the_minikube_hostpath_preset_is_named_and_refused_by_a_hardened_cluster
     for verdict in evaluate(podsecurity, pods, level="baseline"):
         assert not verdict["allowed"]
         assert [f["reason"] for f in verdict["forbidden"]] == ["hostPath volumes"]
-
-
-def test_the_default_layout_is_two_persistent_volume_claims(ldap_connection):
-    with DAG("pvc", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
-        dbt_task_group("analytics", execution="kubernetes", pod=PodSettings(password_secret=("s", "k")))
-    pod = render_pod(dag.task_dict["analytics.simple_pipeline.run"])
-    claims = {
-        v.name: v.persistent_volume_claim.claim_name for v in pod.spec.volumes if v.persistent_volume_claim
-    }
-    assert claims == {"dbt-projects": "dbt-projects", "dbt-state": "dbt-state"}
-    assert not [v for v in pod.spec.volumes if v.host_path]
-
-
-def test_the_volume_layout_comes_from_the_environment_or_fails_in_one_line(monkeypatch):
-    monkeypatch.setenv("DBT_SPARK_VOLUMES", "minikube-hostpath")
-    assert PodSettings().volumes()[0].host_path.path == "/opt/dbt/projects"
-    monkeypatch.setenv("DBT_SPARK_VOLUMES", "nfs")
-    with pytest.raises(
-        DbtSparkOperatorError, match="volume_layout must be pvc or minikube-hostpath, got 'nfs'"
-    ):
-        PodSettings()
 
 
 def test_podsecurity_refuses_bad_input(podsecurity):

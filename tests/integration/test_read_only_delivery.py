@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, cli, parse_dags
+from helpers import ROOT, cli, parse_dags
 
 SAMPLE_DAGS = ["analytics_kubernetes", "sample_dbt_pipeline", "simple_model_test", "simple_model_watcher"]
 

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from helm_objects import VALUES, pod_specs, render
 
-from conftest import K8S_VERSION, ROOT, SESSION_DIR, free_port
+from helpers import K8S_VERSION, ROOT, SESSION_DIR, free_port
 
 AIRFLOW = VALUES / "airflow.yaml"
 KYUUBI = [VALUES / "kyuubi.yaml", VALUES / "kyuubi-secure.yaml"]

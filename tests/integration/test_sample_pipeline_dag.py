@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from conftest import BIN, EXPECTED_SIMPLE_PIPELINE, query
 from dbt_spark_operator.project.paths import docs_dir
+from helpers import BIN, EXPECTED_SIMPLE_PIPELINE, query
 
 
 @pytest.fixture(scope="module")

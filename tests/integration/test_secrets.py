@@ -1,5 +1,5 @@
-"""A Kyuubi password (auth LDAP) never shows in a pod spec, a log, an XCom value or a file a run wrote:
-only as a Kubernetes Secret reference or as dbt's env_var()."""
+"""A Kyuubi password (auth LDAP) never shows in a log, an XCom value or a file a run wrote: only as dbt's
+env_var() (tests/unit/pod/test_settings.py: in a pod spec, only as a Kubernetes Secret reference)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,16 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-import yaml
 from airflow.sdk import DAG
 
-from conftest import PROJECT, SESSION_DIR, kyuubi_connection
 from dbt_spark_operator import (
     DbtSparkDebugOperator,
     DbtSparkRunOperator,
     DbtSparkSeedOperator,
     DbtSparkTestOperator,
-    PodSettings,
-    dbt_task_group,
 )
-from dbt_spark_operator.commands.operators import OPERATORS
-from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod, task_context
+from dbt_spark_operator.runtime.rendered_pod import task_context
+from helpers import PROJECT, SESSION_DIR, kyuubi_connection
 
 PASSWORD = "Ldap-S3cret-4-Kyuubi!"
 
@@ -37,30 +33,6 @@ def ldap_connection(monkeypatch):
         )
     )
     return "kyuubi_ldap"
-
-
-def test_no_password_in_any_kubernetes_pod(ldap_connection):
-    pod = PodSettings(password_secret=("kyuubi-credentials", "password"))
-    with DAG("secret_pods", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
-        dbt_task_group("analytics", conn_id=ldap_connection, execution="kubernetes", pod=pod)
-        for cls in OPERATORS:
-            cls(
-                task_id=f"op_{cls.command.replace(' ', '_')}",
-                project="analytics",
-                conn_id=ldap_connection,
-                execution="kubernetes",
-                pod=pod,
-            )
-    manifests = [pod_body(render_pod(task)) for task in dag.tasks]
-    assert len(manifests) == len(dag.tasks) > 20
-    assert PASSWORD not in yaml.safe_dump_all(manifests)
-    for manifest in manifests:
-        env = {e["name"]: e for e in manifest["spec"]["containers"][0]["env"]}
-        assert env["COSMOS_CONN_KYUUBI_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "kyuubi-credentials"
-        # Airflow rendered the pod's templates (as a worker does); dbt's own Jinja came through intact.
-        profile = yaml.safe_load(env["DBT_SPARK_PROFILE_YAML"]["value"])
-        target = profile["analytics"]["outputs"]["kyuubi"]
-        assert target["password"] == "{{ env_var('COSMOS_CONN_KYUUBI_PASSWORD') }}"
 
 
 def test_no_password_in_logs_xcom_or_files_of_local_runs(engine, ldap_connection, caplog):

@@ -1,14 +1,14 @@
-"""The first DAG: parsed by Airflow, run with `airflow dags test` against the local engine."""
+"""The first DAG: parsed by Airflow, run with `airflow dags test` against the local engine
+(tests/unit/graph/test_task_group.py parses it with no engine and no Java)."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 
 import pytest
 
-from conftest import BIN, EXPECTED_SIMPLE_PIPELINE, ROOT, query
+from helpers import BIN, EXPECTED_SIMPLE_PIPELINE, ROOT, query
 
 
 def _airflow(*args: str) -> subprocess.CompletedProcess:
@@ -51,28 +51,6 @@ def dag_run(engine, airflow_db):
     return task_summary("simple_model_test")
 
 
-PARSE = """
-from airflow.dag_processing.dagbag import DagBag
-bag = DagBag(dag_folder={path!r})
-print(sorted(bag.import_errors.values()), sorted(bag.dag_ids))
-"""
-
-
-def test_dag_parses_without_engine_or_jvm(airflow_db):
-    env = {**os.environ, "PATH": str(BIN), "DBT_SPARK_LOCAL_PORT": "1"}  # no java on PATH, no engine
-    env.pop("JAVA_HOME", None)
-    path = str(ROOT / "dags" / "simple_model_test.py")
-    proc = subprocess.run(
-        [str(BIN / "python"), "-c", PARSE.format(path=path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.strip().splitlines()[-1] == "[] ['simple_model_test', 'simple_model_watcher']"
-
-
 def test_every_task_succeeds(dag_run):
     state, tasks = dag_run
     assert state == "success"
@@ -95,15 +73,3 @@ def test_each_seed_model_and_snapshot_is_its_own_task(dag_run):
 
 def test_dag_built_simple_pipeline(dag_run):
     assert query("SELECT * FROM simple_pipeline ORDER BY id") == EXPECTED_SIMPLE_PIPELINE
-
-
-def test_missing_project_directory_is_one_clear_import_error(airflow_db, monkeypatch, tmp_path):
-    from airflow.dag_processing.dagbag import DagBag
-
-    monkeypatch.setenv("DBT_SPARK_PROJECTS_DIR", str(tmp_path / "nowhere"))
-    bag = DagBag(dag_folder=str(ROOT / "dags" / "simple_model_test.py"))
-    (message,) = bag.import_errors.values()
-    assert (
-        f"dbt project directory {tmp_path / 'nowhere' / 'analytics'} is not usable: no such directory"
-        in message
-    )

@@ -12,8 +12,8 @@ import time
 import httpx
 import psutil
 
-from conftest import BIN, SESSION_DIR, free_port
 from dbt_spark_operator.dev.airflow_stack import processes_of
+from helpers import BIN, SESSION_DIR, free_port
 
 
 def test_ui_serves_the_dags_and_stops_on_ctrl_c(engine):

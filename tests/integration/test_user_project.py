@@ -15,10 +15,10 @@ import pytest
 import yaml
 from airflow.dag_processing.dagbag import DagBag
 
-from conftest import K8S_VERSION, ROOT, cli, dags_test, query
 from dbt_spark_operator import dbt_asset
 from dbt_spark_operator.project.paths import packages_dir
 from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod
+from helpers import K8S_VERSION, ROOT, cli, dags_test, query
 
 SHOP = ROOT / "tests" / "dbt_projects" / "shop"
 DAGS = ROOT / "tests" / "user_dags"

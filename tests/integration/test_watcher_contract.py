@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
-from conftest import ROOT, engine_sql, give_watched_input, running_stack
 from dbt_spark_operator.dev.airflow_stack import AirflowStack
 from dbt_spark_operator.dev.engine import EngineStatus
 from dbt_spark_operator.dev.generated_project import generate
 from dbt_spark_operator.project.paths import write_manifest
+from helpers import ROOT, engine_sql, give_watched_input, running_stack
 
 DAG_ID = "watched"
 BUILD = "watched.dbt_build"

@@ -15,19 +15,16 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
 import pytest
-import yaml
 from airflow.exceptions import AirflowException
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.sdk import DAG
 
-from conftest import K8S_VERSION, ROOT, cli, engine_sql, give_watched_input, kyuubi_connection
 from dbt_spark_operator import dbt_task_group
 from dbt_spark_operator.dev.engine import EngineStatus
 from dbt_spark_operator.project.paths import write_manifest
@@ -35,6 +32,7 @@ from dbt_spark_operator.runtime.local_process import run_locally
 from dbt_spark_operator.runtime.rendered_pod import pod_body, task_context
 from dbt_spark_operator.watcher.build import BUILD_KEY
 from dbt_spark_operator.watcher.pod import DbtBuildPodProducer
+from helpers import K8S_VERSION, ROOT, engine_sql, give_watched_input, kyuubi_connection
 
 WATCHED = ROOT / "tests" / "dbt_projects" / "watched"
 
@@ -173,21 +171,3 @@ def test_a_cleared_build_rebuilds_only_the_nodes_whose_tasks_did_not_succeed(
     run_build(build_task, everything_done)
     assert len(pods_run_locally) == 1  # nothing to build: no pod
     assert everything_done.pushed[-1]["results"] == {}
-
-
-def test_pods_prints_the_build_pod_and_every_node_s_pod(engine):
-    env = dict(os.environ)
-    env.update(
-        [kyuubi_connection(host="kyuubi", login="etl", password="Pods-S3cret", extra={"auth": "LDAP"})]
-    )
-    folder = str(ROOT / "tests" / "integration_dags")
-    proc = cli("pods", "analytics_watcher_kubernetes", "--dags-folder", folder, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    pods = list(yaml.safe_load_all(proc.stdout))
-    kinds = [p["metadata"]["labels"]["dbt-resource-type"] for p in pods]
-    assert kinds.count("build") == 1 and kinds.count("model") == 5 and kinds.count("test") > 10
-    for pod in pods:
-        kubernetes_validate.validate(pod, K8S_VERSION, strict=True)
-    assert "Pods-S3cret" not in proc.stdout + proc.stderr  # the password: a Secret reference only
-    (build,) = [p for p in pods if p["metadata"]["labels"]["dbt-resource-type"] == "build"]
-    assert build["spec"]["containers"][0]["args"][:4] == ["dbt", "build", "--log-format", "json"]

@@ -22,8 +22,8 @@ import pytest
 from airflow.sdk import DAG
 from kubernetes.client import models as k8s
 
-from conftest import ROOT, python_json
 from dbt_spark_operator import compat
+from helpers import ROOT, python_json
 
 # --- the compat fence: no other module of the package reaches into another library --------------------
 
@@ -449,8 +449,8 @@ def test_cosmos_test_task_builder_takes_what_compat_passes():
 def test_cosmos_profile_mapping_reads_connection_fields(monkeypatch):
     from cosmos.profiles.base import BaseProfileMapping
 
-    from conftest import kyuubi_connection
     from dbt_spark_operator import KyuubiProfileMapping
+    from helpers import kyuubi_connection
 
     assert hasattr(BaseProfileMapping, "_get_airflow_conn_field"), (
         "compat.connection_field: Cosmos's BaseProfileMapping._get_airflow_conn_field is gone"

@@ -14,7 +14,7 @@ import subprocess
 import griffe
 
 import dbt_spark_operator
-from conftest import BIN, ROOT
+from helpers import BIN, ROOT
 
 
 def test_the_docs_site_builds_strictly(tmp_path):

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import python_json
 from dbt_spark_operator import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, Graph, Runtime
 from dbt_spark_operator.graph import dbt_task
 from dbt_spark_operator.runtime import runtime_for
+from helpers import python_json
 
 NAMES = {
     "kubernetes": (Runtime.KUBERNETES, Graph.PER_NODE),

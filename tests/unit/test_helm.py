@@ -17,7 +17,7 @@ import pytest
 import yaml
 from helm_objects import helm_binary, leaks, render
 
-from conftest import K8S_VERSION, ROOT
+from helpers import K8S_VERSION, ROOT
 
 CHART = ROOT / "tests" / "charts" / "kyuubi-contract"
 VALUES = ROOT / "helm-values" / "kyuubi.yaml"

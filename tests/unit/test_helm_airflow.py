@@ -19,7 +19,7 @@ import yaml
 from helm_objects import containers, helm_binary, leaks, pod_specs
 from helm_objects import render as helm_render
 
-from conftest import K8S_VERSION, ROOT
+from helpers import K8S_VERSION, ROOT
 
 CHART = ROOT / "tests" / "charts" / "airflow-contract"
 VALUES = ROOT / "helm-values" / "airflow.yaml"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 
-from conftest import ROOT, python_json
+from helpers import ROOT, python_json
 
 PACKAGE = ROOT / "plugin" / "dbt_spark_operator"
 RUNTIME_IMPORTS = """
@@ -42,7 +42,7 @@ def test_the_runtime_path_leaves_the_dev_subpackage_unimported():
 
 def test_test_modules_have_unique_names_across_the_suites():
     # pytest imports test modules by their basename (no packages): two alike fail the whole collection.
-    names = [path.name for path in (ROOT / "tests").glob("*/test_*.py")]
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
     assert sorted(names) == sorted(set(names)), sorted(n for n in set(names) if names.count(n) > 1)
 
 

@@ -12,10 +12,10 @@ from airflow.sdk import DAG
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import K8S_VERSION
 from dbt_spark_operator import DbtSparkOperatorError, DbtSparkRunOperator
 from dbt_spark_operator.pod.settings import label_value
 from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod
+from helpers import K8S_VERSION
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")

@@ -1,9 +1,11 @@
 """dbt_task_group in Kubernetes execution: every pod built by KubernetesPodOperator's own code path,
-validated strictly, with the settings the product promises; bad input rejected at DAG parse."""
+validated strictly, with the settings the product promises; bad input rejected at DAG parse; a task
+process rendering only its node; the sample DAG parsed with no engine and no Java."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from datetime import datetime
 
@@ -16,35 +18,20 @@ from airflow.sdk import DAG
 from airflow.sdk.definitions._internal.dag_parsing_context import _airflow_parsing_context_manager
 from kubernetes.client import models as k8s
 
-from conftest import BIN, K8S_VERSION, PROJECT, ROOT, kyuubi_connection
 from dbt_spark_operator import DbtSparkOperatorError, PodSettings, dbt_task_group
 from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod
+from helpers import BIN, K8S_VERSION, PROJECT, ROOT, kyuubi_connection, task_settings
 
 
 @pytest.fixture(scope="module")
-def dags(airflow_db):
+def dags():
     bag = DagBag(dag_folder=str(ROOT / "dags"))
     assert bag.import_errors == {}
     return bag.dags
 
 
-# Relations and objects compared by what they hold below, not by identity.
-NOT_SETTINGS = {
-    "upstream_task_ids",
-    "downstream_task_ids",
-    "task_group",
-    "_BaseOperator__init_kwargs",
-    "profile_config",
-    "dbt_setup",
-}
-
-
-def settings(task) -> dict[str, str]:
-    return {k: repr(v) for k, v in vars(task).items() if k not in NOT_SETTINGS}
-
-
 @pytest.mark.parametrize("folder", ["dags", "tests/integration_dags"])
-def test_a_task_process_renders_only_its_node_and_gets_the_same_task(folder, airflow_db):
+def test_a_task_process_renders_only_its_node_and_gets_the_same_task(folder):
     """Airflow names the running task in its parsing context; the DAG file then renders only that node's
     tasks, and the task it finds is the task the scheduler planned, setting for setting."""
     checked = 0
@@ -53,7 +40,7 @@ def test_a_task_process_renders_only_its_node_and_gets_the_same_task(folder, air
             with _airflow_parsing_context_manager(dag_id=dag_id, task_id=task_id):
                 narrowed = DagBag(dag_folder=dag.fileloc).dags[dag_id]
             again = narrowed.task_dict[task_id]
-            assert type(again) is type(task) and settings(again) == settings(task), task_id
+            assert type(again) is type(task) and task_settings(again) == task_settings(task), task_id
             if hasattr(task, "profile_config"):
                 profile = again.profile_config.profile_mapping.get_profile_file_contents("p", "t")
                 assert profile == task.profile_config.profile_mapping.get_profile_file_contents("p", "t")
@@ -257,39 +244,6 @@ def test_bad_arguments_fail_at_dag_parse(kwargs, message):
 
 
 @pytest.mark.parametrize(
-    ("resources", "message"),
-    [
-        (
-            {"requests": {"memory": "512MB"}},
-            "resources.requests.memory = '512MB' is not a Kubernetes quantity",
-        ),
-        ({"request": {"memory": "1Gi"}}, "resources: unknown key 'request'"),
-    ],
-)
-def test_bad_resources_are_rejected(resources, message):
-    with pytest.raises(DbtSparkOperatorError, match=message):
-        PodSettings(resources=resources)
-
-
-def test_dict_volumes_become_models_in_a_valid_pod():
-    """The first version's "Expected V1VolumeMount, got dict": dicts are converted, or rejected by name."""
-    pod = PodSettings(
-        extra_volumes=[{"name": "ca", "secret": {"secretName": "company-ca"}}],
-        extra_volume_mounts=[{"name": "ca", "mountPath": "/etc/ssl/company", "readOnly": True}],
-    )
-    assert isinstance(pod.extra_volume_mounts[0], k8s.V1VolumeMount)
-    with DAG("mounts", schedule=None, start_date=datetime(2025, 1, 1)) as dag:
-        dbt_task_group("analytics", execution="kubernetes", pod=pod, select=["simple_pipeline"])
-    (manifest,) = [pod_body(render_pod(t)) for t in dag.tasks if t.task_id.endswith(".run")]
-    kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
-    assert {"name": "ca", "secret": {"secretName": "company-ca"}} in manifest["spec"]["volumes"]
-    with pytest.raises(DbtSparkOperatorError, match="V1VolumeMount has no field 'mount_pth'"):
-        PodSettings(extra_volumes=pod.extra_volumes, extra_volume_mounts=[{"name": "ca", "mount_pth": "/x"}])
-    with pytest.raises(DbtSparkOperatorError, match="volume mount 'nope' names no volume"):
-        PodSettings(extra_volume_mounts=[{"name": "nope", "mountPath": "/x"}])
-
-
-@pytest.mark.parametrize(
     ("key", "message"),
     [
         ("volume_mounts", "use PodSettings\\(extra_volume_mounts=...\\)"),
@@ -317,76 +271,23 @@ def test_missing_manifest_is_one_clear_error(tmp_path):
         dbt_task_group("analytics", execution="kubernetes", manifest=tmp_path / "m.json")
 
 
-def test_dict_resources_become_models():
-    pod = PodSettings(resources={"requests": {"memory": "1Gi", "cpu": "1"}, "limits": {"memory": "2Gi"}})
-    assert isinstance(pod.resources, k8s.V1ResourceRequirements)
-    assert pod.resources.requests == {"memory": "1Gi", "cpu": "1"}
+PARSE = """
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder={path!r})
+print(sorted(bag.import_errors.values()), sorted(bag.dag_ids))
+"""
 
 
-def test_pods_command_prints_the_manifest(airflow_db):
+def test_dag_parses_without_engine_or_jvm():
+    env = {**os.environ, "PATH": str(BIN), "DBT_SPARK_LOCAL_PORT": "1"}  # no java on PATH, no engine
+    env.pop("JAVA_HOME", None)
+    path = str(ROOT / "dags" / "simple_model_test.py")
     proc = subprocess.run(
-        [
-            str(BIN / "dbt-spark-operator"),
-            "pods",
-            "analytics_kubernetes",
-            "--task",
-            "analytics.simple_pipeline.run",
-        ],
+        [str(BIN / "python"), "-c", PARSE.format(path=path)],
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    (manifest,) = list(yaml.safe_load_all(proc.stdout))
-    assert manifest["kind"] == "Pod" and manifest["metadata"]["labels"]["dbt-node"] == "simple-pipeline"
-    kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
-
-
-LONG_NAMES = ROOT / "tests" / "dbt_projects" / "long_names"
-LONG_NAMES_DAG = """
-from datetime import datetime
-from airflow.sdk import DAG
-from dbt_spark_operator import dbt_task_group
-with DAG("long_names", schedule=None, start_date=datetime(2025, 1, 1)):
-    dbt_task_group({project!r}, execution={execution!r})
-"""
-
-
-@pytest.mark.parametrize("execution", ["kubernetes", "local"])
-def test_tests_of_any_name_length_render_with_the_same_ids_in_every_process(execution, tmp_path, airflow_db):
-    """dbt names tests up to any length; Airflow takes 250 characters. Each test task's id stays within
-    200 (name start and a digest), the same whatever the process rendered before (Cosmos would number
-    long tests of several models ``detached_<n>_test`` from a process-wide counter), and a task process
-    that renders only its node finds it; a test's ``meta.cosmos.operator_kwargs`` reach its task."""
-    from dbt_spark_operator.project.paths import write_manifest
-
-    manifest = json.loads(write_manifest(LONG_NAMES).read_text())
-    long_tests = [
-        n for n in manifest["nodes"].values() if n["resource_type"] == "test" and len(n["name"]) > 250
-    ]
-    assert len(long_tests) == 3
-    (tmp_path / "long_names.py").write_text(
-        LONG_NAMES_DAG.format(project=str(LONG_NAMES), execution=execution)
-    )
-    with DAG("before", schedule=None, start_date=datetime(2025, 1, 1)):  # renders long tests first
-        dbt_task_group(LONG_NAMES, execution=execution)
-    dag = DagBag(dag_folder=str(tmp_path)).dags["long_names"]
-    again = DagBag(dag_folder=str(tmp_path)).dags["long_names"]
-    assert sorted(dag.task_dict) == sorted(again.task_dict)
-    assert all(len(task_id) <= 250 for task_id in dag.task_dict)
-    tests = {t: task for t, task in dag.task_dict.items() if "not_null" in t or len(t) > 200}
-    assert len(tests) == 4 and not [t for t in dag.task_dict if "detached_" in t]
-    detached = sorted(t for t in tests if t.endswith("_test"))
-    assert len(detached) == 2 and detached[0] != detached[1]  # same 200-character start, two digests
-    for task_id in tests:
-        with _airflow_parsing_context_manager(dag_id="long_names", task_id=task_id):
-            narrowed = DagBag(dag_folder=str(tmp_path)).dags["long_names"]
-        found = narrowed.task_dict[task_id]
-        assert type(found) is type(dag.task_dict[task_id]), task_id
-        assert settings(found) == settings(dag.task_dict[task_id]), task_id
-    unique = next(
-        task for t, task in tests.items() if t.startswith("long_names.accounts.accounts_id_is_unique")
-    )
-    assert (unique.retries, unique.pool) == (4, "ledger_checks")
-    by_retries = sorted(tests[t].retries for t in detached)
-    assert by_retries[-1] == 5 and by_retries[0] != 5
+    assert proc.stdout.strip().splitlines()[-1] == "[] ['simple_model_test', 'simple_model_watcher']"

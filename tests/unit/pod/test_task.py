@@ -13,12 +13,12 @@ from airflow.providers.cncf.kubernetes.utils.xcom_sidecar import PodDefaults
 from airflow.sdk import DAG
 from kubernetes.client.exceptions import ApiException
 
-from conftest import ROOT
 from dbt_spark_operator import DbtSparkDebugOperator, PodSettings
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.pod.settings import XCOM_SIDECAR_IMAGE_ENV
 from dbt_spark_operator.pod.task import refusal
 from dbt_spark_operator.runtime.rendered_pod import render_pod
+from helpers import ROOT
 
 PROJECT = ROOT / "dbt" / "analytics"
 FORBIDDEN = (

@@ -1,10 +1,10 @@
-"""The private APIs of dbt_spark_operator.compat that need a rendered project (the analytics manifest)
-or Airflow's metadata database, checked against the installed libraries (the rest: unit/test_compat.py)."""
+"""The private APIs of dbt_spark_operator.compat that need a rendered project (the analytics manifest),
+checked against the installed libraries (the rest: test_compat.py; those that need Airflow's metadata
+database: tests/integration/test_compat_metadata.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 
 from airflow.sdk import DAG
 
@@ -29,16 +29,3 @@ def test_cosmos_keeps_the_node_in_extra_context():
         "compat.cosmos_node_config: Cosmos no longer keeps extra_context['dbt_node_config']"
     )
     assert node.get("resource_type") == "model" and "config" in node
-
-
-def test_airflow_orm_has_what_the_demo_reads(airflow_db):
-    from airflow.models import DagRun, TaskInstance
-
-    for model, columns in (
-        (DagRun, ("dag_id", "run_id", "state", "id")),
-        (TaskInstance, ("task_id", "state", "duration", "start_date")),
-    ):
-        missing = [c for c in columns if not hasattr(model, c)]
-        assert missing == [], f"compat.latest_run: {model.__name__} has no {missing}"
-    assert compat.latest_run("no_such_dag") == ("missing", [])
-    assert Path(compat.__file__).name == "compat.py"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from conftest import ROOT, kyuubi_connection
 from dbt_spark_operator import DbtSparkOperatorError, KyuubiProfileMapping
+from helpers import ROOT, kyuubi_connection
 
 # The connection of the first version's write-up.
 WRITE_UP = {

@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import K8S_VERSION, ROOT
+from helpers import K8S_VERSION, ROOT
 
 VALUES = ROOT / "helm-values"
 

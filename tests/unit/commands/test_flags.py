@@ -9,11 +9,11 @@ import pytest
 import yaml
 from airflow.sdk import DAG
 
-from conftest import K8S_VERSION
 from dbt_spark_operator import DbtSparkOperatorError
 from dbt_spark_operator.commands.flags import COMMAND_FLAGS, FLAGS, argv
 from dbt_spark_operator.commands.operators import OPERATORS, DbtSparkRunOperator, DbtSparkTestOperator
 from dbt_spark_operator.runtime.rendered_pod import pod_body, render_pod, task_context
+from helpers import K8S_VERSION
 
 # A value for each flag, as a user would pass it.
 VALUES = {
