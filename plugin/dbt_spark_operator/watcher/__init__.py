@@ -20,8 +20,9 @@ and take another to resume; with hundreds of nodes that worker churn, not dbt, i
 deferral's exit races the trigger that fires at once (an Airflow core race, see docs/watcher.md). A
 node task here occupies no worker unless it has dbt work or an asset event to do.
 
-Modules: :mod:`.build` (the build task and its results), :mod:`.mirror` (the node tasks), :mod:`.pod`
-(the build in one pod). May import: :mod:`~dbt_spark_operator.graph.dbt_task`,
+Modules: :mod:`.build` (the build task and its results), :mod:`.events` (dbt's events as node results),
+:mod:`.mirror` (the node tasks), :mod:`.pod` (the build in one pod). May import:
+:mod:`~dbt_spark_operator.graph.dbt_task`,
 :mod:`~dbt_spark_operator.pod` (:mod:`.pod` only), :mod:`~dbt_spark_operator.results`,
 :mod:`~dbt_spark_operator.compat`, Cosmos's build operators and Airflow's trigger API.
 """

@@ -1,26 +1,25 @@
 """The watched build's task: ``dbt build`` of the group's selection, each node's result published to
-XCom as dbt finishes it (:class:`ResultPublisher`), in the worker (:class:`DbtBuildProducer`) or, with
+XCom as dbt finishes it (:class:`ResultPublisher`). :class:`BuildProducer` is what the task adds to
+Cosmos's build operator wherever dbt runs: in the worker (:class:`DbtBuildProducer`) or, with
 :mod:`.pod`, in one pod."""
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from cosmos.operators.local import DbtBuildLocalOperator
+
+from dbt_spark_operator.watcher.events import NodeResult, RunEnded, from_json_log_line, from_runner_event
 
 log = logging.getLogger(__name__)
 
 BUILD_TASK = "dbt_build"
 BUILD_KEY = "dbt_build"  # on the build task: {"id": one per try, "results": {unique_id: result}}
 MIRROR_KEY = "dbt_mirror"  # on a node task: {"build": the build id it mirrored, "try": its try number}
-SUCCESS = frozenset({"success", "pass", "warn", "no-op"})
-FAILED = frozenset({"error", "fail", "runtime error"})
-TERMINAL = SUCCESS | FAILED | {"skipped", "partial success"}  # a node's status once dbt is done with it
 FINAL = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})  # the build's states
 # Node task states the build leaves alone when it builds again: done, or running their node themselves.
 NOT_REBUILT = frozenset({"success", "scheduled", "queued", "running", "restarting"})
@@ -31,79 +30,45 @@ POKE_SECONDS = 0.5  # a node task's wait per level of the graph; one request per
 
 
 class ResultPublisher:
-    """Collects dbt's ``NodeFinished`` events (a dbt runner callback, called from dbt's threads) and
-    pushes every result so far as one XCom, at most every ``interval`` seconds and once at the end."""
+    """Collects the build's node results (from dbt's threads or the pod's log) and pushes every result
+    so far as one XCom, at most every ``interval`` seconds and once at the end."""
 
     def __init__(self, ti: Any, build_id: str, interval: float = 0.5) -> None:
         self._ti = ti
         self._build_id = build_id
-        self._results: dict[str, dict[str, Any]] = {}
+        self._results: dict[str, NodeResult] = {}
         self._lock = threading.Lock()
         self._dirty = threading.Event()
         self._closed = threading.Event()
         self._interval = interval
-        self.dbt_ran = False  # dbt reported the end of its run (on_log_line)
+        self.dbt_ran = False  # dbt reported the end of its run (its StatsLine)
         self._push()  # the build's id first: node tasks know this try's results from an earlier one's
         self._thread = threading.Thread(target=self._flush_loop, name="dbt-build-results", daemon=True)
         self._thread.start()
 
     def on_event(self, event: Any) -> None:
-        """A dbt runner callback (``watcher``): dbt's ``NodeFinished`` event, with the adapter's response."""
-        if event.info.name != "NodeFinished":
-            return
-        node, result = event.data.node_info, event.data.run_result
-        entry: dict[str, Any] = {
-            "unique_id": node.unique_id,
-            "status": str(result.status),
-            "execution_time": float(result.execution_time),
-            "invocation_id": event.info.invocation_id,
-        }
-        if node.node_relation.relation_name:
-            entry["relation_name"] = node.node_relation.relation_name
-        rows = result.adapter_response.fields.get("rows_affected") if result.adapter_response else None
-        if rows is not None and rows.HasField("number_value"):
-            entry["adapter_response"] = {"rows_affected": int(rows.number_value)}
-        self._record(entry)
+        """A dbt runner callback's message (``watcher``)."""
+        self.add(from_runner_event(event))
 
     def on_log_line(self, line: str) -> None:
-        """One line of dbt's JSON log (``--log-format json``, ``watcher_kubernetes``: the build pod's log).
+        """One line of dbt's JSON log (``watcher_kubernetes``: the build pod's log)."""
+        self.add(from_json_log_line(line))
 
-        dbt logs a node's end at info level in its result event (``LogModelResult``, ``LogTestResult``...,
-        ``SkippingDetails`` for a node it skipped), whose ``node_info`` carries the node's status; the
-        adapter's response (rows affected) is only in the debug-level ``NodeFinished``, which is not
-        logged. ``StatsLine`` (dbt's "Done. PASS=..." line) means dbt ran every node it could."""
-        try:
-            event = json.loads(line)
-            name = event["info"]["name"]
-            data = event.get("data") or {}
-        except (ValueError, KeyError, TypeError):
-            return  # not one of dbt's JSON lines (the pod's own output)
-        if name == "StatsLine":
+    def add(self, found: NodeResult | RunEnded | None) -> None:
+        """Record a node's result (the latest for a node wins), or the end of dbt's run."""
+        if isinstance(found, RunEnded):
             self.dbt_ran = True
-            return
-        node = data.get("node_info") or {}
-        status = node.get("node_status")
-        if not node.get("unique_id") or status not in TERMINAL:
-            return
-        entry = {
-            "unique_id": node["unique_id"],
-            "status": status,
-            "execution_time": float(data.get("execution_time") or 0.0),
-            "invocation_id": event["info"].get("invocation_id"),
-        }
-        if relation := (node.get("node_relation") or {}).get("relation_name"):
-            entry["relation_name"] = relation
-        self._record(entry)
-
-    def _record(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self._results[entry["unique_id"]] = entry
-        self._dirty.set()
+        elif found is not None:
+            with self._lock:
+                self._results[found.unique_id] = found
+            self._dirty.set()
 
     def _push(self) -> None:
+        self._ti.xcom_push(key=BUILD_KEY, value={"id": self._build_id, "results": self._xcom_results()})
+
+    def _xcom_results(self) -> dict[str, dict[str, Any]]:
         with self._lock:
-            value = {"id": self._build_id, "results": dict(self._results)}
-        self._ti.xcom_push(key=BUILD_KEY, value=value)
+            return {unique_id: result.to_xcom() for unique_id, result in self._results.items()}
 
     def _flush_loop(self) -> None:
         while not self._closed.is_set():
@@ -115,18 +80,19 @@ class ResultPublisher:
     def log_failed(self) -> None:
         """Name the nodes dbt reported failed (each fails its own task, not the build)."""
         with self._lock:
-            failed = sorted(u for u, r in self._results.items() if r["status"] in FAILED)
+            failed = sorted(u for u, r in self._results.items() if r.status.failed)
         if failed:
             log.warning(
                 "dbt build: %d nodes failed, each in its own task: %s", len(failed), ", ".join(failed)
             )
 
     def close(self) -> dict[str, dict[str, Any]]:
+        """Stop, push the results a last time and return them as pushed."""
         self._closed.set()
         self._dirty.set()
         self._thread.join()
         self._push()
-        return self._results
+        return self._xcom_results()
 
 
 def start_build(task: Any, ti: Any) -> ResultPublisher | None:
@@ -161,62 +127,85 @@ def _rebuild_selection(ti: Any, node_tasks: Mapping[str, str]) -> list[str] | No
     return todo
 
 
-class EventsToPublisher:
-    """A dbt runner callback given to the build task when it is built (Cosmos's ``dbt_runner_callbacks``):
-    hands each of dbt's events to the publisher of the running build, if any."""
+class PublisherFeed:
+    """The object a build task is given when it is built (an operator's callback argument): it hands
+    dbt's events to the publisher of the running build, if any."""
 
-    def __init__(self) -> None:
-        self.publisher: ResultPublisher | None = None
+    def __init__(self, publisher: ResultPublisher | None = None) -> None:
+        self.publisher = publisher
 
     def __repr__(self) -> str:  # the same in every process that parses the DAG
         return f"{type(self).__name__}()"
+
+
+class EventsToPublisher(PublisherFeed):
+    """A dbt runner callback (Cosmos's ``dbt_runner_callbacks``): dbt's events, from its threads."""
 
     def __call__(self, event: Any) -> None:
         if self.publisher is not None:
             self.publisher.on_event(event)
 
 
-class DbtBuildProducer(DbtBuildLocalOperator):
-    """``dbt build`` of the group's selection in the worker, each node's result published as it ends.
+class BuildProducer:
+    """What the watched build's task adds to Cosmos's build operator, wherever dbt runs.
 
-    Its first try builds the selection; a later one (the task cleared) builds the nodes whose tasks did
-    not succeed, in one ``dbt build``. It takes no retries of its own: a node's retry is its task's. It
-    succeeds when dbt ran every node it could: a node's failure fails that node's task, not the build;
-    dbt's own errors (profile, project, connection) fail the build."""
+    Its first try builds the group's selection; a later one (the task cleared) builds the nodes whose
+    tasks did not succeed, in one ``dbt build``. It takes no retries of its own: a node's retry is its
+    task's. It succeeds when dbt ran every node it could: a node's failure fails that node's task, not
+    the build; dbt's own errors (profile, project, connection) fail the build. A concrete producer says
+    how dbt's events reach it (its :class:`PublisherFeed`) and how it reads the end of dbt's process."""
+
+    feed_class: ClassVar[type[PublisherFeed]]
+    feed_argument: ClassVar[str]  # the operator's argument that takes the feed
 
     def __init__(self, *, node_tasks: Mapping[str, str] | None = None, **kwargs: Any) -> None:
         kwargs["retries"] = 0
-        events = EventsToPublisher()
-        kwargs["dbt_runner_callbacks"] = [*(kwargs.get("dbt_runner_callbacks") or []), events]
+        feed = self.feed_class()
+        given = kwargs.get(self.feed_argument) or []
+        kwargs[self.feed_argument] = [*(given if isinstance(given, list) else [given]), feed]
         super().__init__(**kwargs)
         self.node_tasks: dict[str, str] = dict(node_tasks or {})  # task id -> dbt selector
-        self.dbt_events = events
+        self.feed = feed
 
     def execute(self, context: Any, **kwargs: Any) -> Any:
         publisher = start_build(self, context["ti"])
         if publisher is None:
             return None
-        self.dbt_events.publisher = publisher
+        self.feed.publisher = publisher
         try:
-            return super().execute(context, **kwargs)
+            return self.run_dbt(context, **kwargs)
         finally:
             results = publisher.close()
             log.info("dbt build published the results of %d nodes", len(results))
 
-    def _running(self) -> ResultPublisher:
-        """The publisher of the build this task runs (set by :meth:`execute`)."""
-        publisher = self.dbt_events.publisher
-        assert publisher is not None, "dbt ran outside DbtBuildProducer.execute"
-        return publisher
+    def run_dbt(self, context: Any, **kwargs: Any) -> Any:
+        """The build operator's own run of dbt."""
+        return super().execute(context, **kwargs)  # type: ignore[misc]
+
+    def build_succeeds(self, *, dbt_ran: bool) -> bool:
+        """The success rule, given whether dbt ran every node it could (as read from its process's end):
+        then the nodes it reported failed are named (each fails its own task) and the build succeeds."""
+        if dbt_ran:
+            publisher = self.feed.publisher
+            assert publisher is not None, "dbt ran outside BuildProducer.execute"
+            publisher.log_failed()
+        return dbt_ran
+
+
+class DbtBuildProducer(BuildProducer, DbtBuildLocalOperator):
+    """``dbt build`` of the group's selection in the worker, each node's result published as dbt's
+    runner reports it; dbt's end read from its runner's result or its process's exit code."""
+
+    feed_class = EventsToPublisher
+    feed_argument = "dbt_runner_callbacks"
+
+    def __init__(self, **kwargs: Any) -> None:  # Airflow applies default_args to an __init__ a class defines
+        super().__init__(**kwargs)
 
     def handle_exception_dbt_runner(self, result: Any) -> None:
-        if result.exception is None and result.result is not None:
-            self._running().log_failed()
-            return
-        super().handle_exception_dbt_runner(result)
+        if not self.build_succeeds(dbt_ran=result.exception is None and result.result is not None):
+            super().handle_exception_dbt_runner(result)
 
     def handle_exception_subprocess(self, result: Any) -> None:
-        if result.exit_code == 1:  # dbt ran; some nodes failed
-            self._running().log_failed()
-            return
-        super().handle_exception_subprocess(result)
+        if not self.build_succeeds(dbt_ran=result.exit_code == 1):  # 1: dbt ran; some nodes failed
+            super().handle_exception_subprocess(result)

@@ -20,7 +20,8 @@ from airflow.triggers.base import (
 
 from dbt_spark_operator import compat
 from dbt_spark_operator.graph import dbt_task
-from dbt_spark_operator.watcher.build import BUILD_KEY, FAILED, FINAL, MIRROR_KEY, POKE_SECONDS, SUCCESS
+from dbt_spark_operator.results import NodeStatus
+from dbt_spark_operator.watcher.build import BUILD_KEY, FINAL, MIRROR_KEY, POKE_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +98,15 @@ class NodeTrigger(BaseTrigger):
             await asyncio.sleep(POKE_SECONDS)
 
     async def _mirror(self, ti: Any, build_id: str | None, result: Mapping[str, Any]) -> TriggerEvent:
-        status = result.get("status")
-        if status not in SUCCESS and status not in FAILED:  # skipped (an upstream node failed)
-            log.info("dbt node %s: %s in the build; the task runs it itself", self.unique_id, status)
+        status = NodeStatus.of(result.get("status"))
+        if status is None or not (status.succeeded or status.failed):  # skipped (an upstream node failed)
+            log.info(
+                "dbt node %s: %s in the build; the task runs it itself", self.unique_id, result.get("status")
+            )
             return _resume({"action": "run"})
         mirror = {"build": build_id, "try": ti.try_number}
         await asyncio.to_thread(compat.trigger_xcom_set, ti, MIRROR_KEY, mirror)
-        if status in SUCCESS:
+        if status.succeeded:
             log.info(
                 "dbt node %s: %s in the build (%.1f s)",
                 self.unique_id,
@@ -153,8 +156,8 @@ class MirrorMixin:
         kwargs = self.start_trigger_args.trigger_kwargs or {}
         build = context["ti"].xcom_pull(task_ids=kwargs["build_task_id"], key=BUILD_KEY) or {}
         result = (build.get("results") or {}).get(kwargs["unique_id"])
-        status = (result or {}).get("status")
-        if status in SUCCESS:
+        status = NodeStatus.of((result or {}).get("status"))
+        if status is not None and status.succeeded:
             self._keep_result(dict(result or {}))
             return None
         return self._run_node(context)

@@ -9,63 +9,44 @@ start in the triggerer and, when they run their node themselves, run it in its o
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.callbacks import KubernetesPodOperatorCallback
 from cosmos.operators.kubernetes import DbtBuildKubernetesOperator
 
 from dbt_spark_operator.pod.task import PodTaskMixin
-from dbt_spark_operator.watcher.build import ResultPublisher, start_build
+from dbt_spark_operator.watcher.build import BuildProducer, PublisherFeed
 
 log = logging.getLogger(__name__)
 
 
-class BuildLogReader(KubernetesPodOperatorCallback):
-    """Hands every line of the build container's log to the running build's :class:`ResultPublisher` as
+class BuildLogReader(PublisherFeed, KubernetesPodOperatorCallback):
+    """Hands every line of the build container's log to the running build's publisher as
     KubernetesPodOperator reads it (``get_logs``), before the pod ends. Given to the task when it is
     built (KubernetesPodOperator's ``callbacks``), as its pod manager holds them from its first use."""
-
-    def __init__(self, publisher: ResultPublisher | None = None) -> None:
-        self.publisher = publisher
-
-    def __repr__(self) -> str:  # the same in every process that parses the DAG
-        return f"{type(self).__name__}()"
 
     def progress_callback(self, *, line: str, container_name: str = "base", **kwargs: Any) -> None:  # type: ignore[override]
         if container_name == "base" and self.publisher is not None:
             self.publisher.on_log_line(line.strip())
 
 
-class DbtBuildPodProducer(PodTaskMixin, DbtBuildKubernetesOperator):
-    """``dbt build`` of the group's selection in one pod, each node's result published as dbt logs it.
+class DbtBuildPodProducer(BuildProducer, PodTaskMixin, DbtBuildKubernetesOperator):
+    """``dbt build`` of the group's selection in one pod (dbt's JSON log), each node's result published
+    as dbt logs it; dbt ran every node it could when it logged its "Done." line, even when the pod exits
+    1 because some nodes failed; anything else (the pod never started, dbt's own error) fails the build."""
 
-    Tries, retries and success as :class:`~dbt_spark_operator.watcher.build.DbtBuildProducer`: the build
-    succeeds when dbt ran every node it could (its "Done." line logged), even when the pod exits 1
-    because some nodes failed; anything else (the pod never started, dbt's own error) fails it."""
+    feed_class = BuildLogReader
+    feed_argument = "callbacks"
 
-    def __init__(self, *, node_tasks: Mapping[str, str] | None = None, **kwargs: Any) -> None:
-        kwargs["retries"] = 0
-        reader = BuildLogReader()
-        callbacks = kwargs.get("callbacks") or []
-        kwargs["callbacks"] = [*(callbacks if isinstance(callbacks, list) else [callbacks]), reader]
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(log_format="json", **kwargs)
-        self.node_tasks: dict[str, str] = dict(node_tasks or {})  # task id -> dbt selector
-        self.build_log = reader
 
-    def execute(self, context: Any, **kwargs: Any) -> Any:
-        publisher = start_build(self, context["ti"])
-        if publisher is None:
-            return None
-        self.build_log.publisher = publisher
+    def run_dbt(self, context: Any, **kwargs: Any) -> Any:
         try:
-            return super().execute(context, **kwargs)
+            return super().run_dbt(context, **kwargs)
         except Exception:
-            if not publisher.dbt_ran:
+            publisher = self.feed.publisher
+            if not self.build_succeeds(dbt_ran=publisher is not None and publisher.dbt_ran):
                 raise
             log.info("The build pod exited non-zero after dbt ran every node it could")
-            publisher.log_failed()
             return None
-        finally:
-            results = publisher.close()
-            log.info("dbt build published the results of %d nodes", len(results))

@@ -357,3 +357,167 @@ def test_a_node_task_reads_the_connection_only_when_it_runs_dbt_and_the_user_s_h
     task.connection_when_dbt_runs = False  # any other dbt task
     ConnectionAtRun()({"task": task})
     assert calls == ["user hook", "connection"]
+
+
+# --- dbt's events as node results: one converter for the runner's messages and the JSON log's lines ----
+
+
+def _dbt_fires(unique_id: str, status: str, seconds: float, rows: int | None = None) -> list[Any]:
+    """The messages dbt fires when it is done with a node, in order: its info-level result event, then
+    the debug-level ``NodeFinished`` with the adapter's response (dbt/task/base.py, runnable.py)."""
+    from dbt.events import types
+    from dbt_common.events.base_types import EventLevel, msg_from_base_event
+
+    resource_type = unique_id.split(".", 1)[0]
+    node_info = {
+        "node_path": f"{unique_id}.sql",
+        "node_name": unique_id.rsplit(".", 1)[-1],
+        "unique_id": unique_id,
+        "resource_type": resource_type,
+        "materialized": "table" if resource_type == "model" else "test",
+        "node_status": status,  # dbt sets it to the result's status before the result event
+        "node_started_at": "2025-01-01T00:00:00",
+        "node_finished_at": "2025-01-01T00:00:01",
+        "meta": {},
+        "node_relation": {
+            "database": "",
+            "schema": "s",
+            "alias": unique_id.rsplit(".", 1)[-1],
+            "relation_name": _relation(unique_id) or "",  # a test's: none
+        },
+        "node_checksum": "c",
+    }
+    if status == "skipped":
+        result_event: Any = types.SkippingDetails(
+            resource_type=resource_type, schema="s", node_name="n", index=1, total=5, node_info=node_info
+        )
+    elif resource_type == "model":
+        result_event = types.LogModelResult(
+            description="table model",
+            status=status,
+            index=1,
+            total=5,
+            execution_time=seconds,
+            node_info=node_info,
+        )
+    else:
+        result_event = types.LogTestResult(
+            name="t", status=status, index=1, num_models=5, execution_time=seconds, node_info=node_info
+        )
+    response: dict[str, Any] = {"_message": "OK"}
+    if rows is not None:
+        response["rows_affected"] = rows
+    finished = types.NodeFinished(
+        node_info=node_info,
+        run_result={
+            "status": status,
+            "message": "OK",
+            "execution_time": seconds,
+            "adapter_response": response,
+            "timing_info": [],
+            "thread": "Thread-1",
+            "num_failures": 0,
+        },
+    )
+    return [msg_from_base_event(result_event, EventLevel.INFO), msg_from_base_event(finished)]
+
+
+def _relation(unique_id: str) -> str | None:
+    return f"`s`.`{unique_id.rsplit('.', 1)[-1]}`" if unique_id.startswith("model.") else None
+
+
+NODES = [  # unique id, status dbt gives it, seconds, rows affected
+    ("model.p.good", "success", 0.25, 5),
+    ("model.p.bad", "error", 0.5, None),
+    ("model.p.down", "skipped", 0.0, None),
+    ("test.p.not_null.1", "fail", 0.75, None),
+    ("test.p.unique.2", "warn", 0.125, None),
+]
+
+
+def test_a_node_s_result_is_the_same_from_dbt_s_runner_and_from_its_json_log():
+    """Each node's messages as a dbt runner callback gets them and as dbt's JSON logger writes them
+    (msg_to_json): the same NodeResult; at info level the log has no NodeFinished, so no rows affected."""
+    from dataclasses import replace
+
+    from dbt_common.events.functions import msg_to_json
+
+    from dbt_spark_operator.results import NodeStatus
+    from dbt_spark_operator.watcher.events import NodeResult, from_json_log_line, from_runner_event
+
+    for unique_id, status, seconds, rows in NODES:
+        result_event, finished = _dbt_fires(unique_id, status, seconds, rows)
+        expected = NodeResult(
+            unique_id=unique_id,
+            status=NodeStatus(status),
+            execution_time=seconds,
+            invocation_id=finished.info.invocation_id,
+            relation_name=_relation(unique_id),
+            rows_affected=rows,
+        )
+        assert from_runner_event(finished) == expected
+        assert from_runner_event(result_event) is None  # NodeFinished follows it, with the rows affected
+        assert from_json_log_line(msg_to_json(finished)) == expected  # debug level
+        assert from_json_log_line(msg_to_json(result_event)) == replace(expected, rows_affected=None)
+
+
+def test_the_json_log_s_end_of_run_and_other_lines():
+    from dbt.events import types
+    from dbt_common.events.base_types import msg_from_base_event
+    from dbt_common.events.functions import msg_to_json
+
+    from dbt_spark_operator.watcher.events import RunEnded, from_json_log_line, from_runner_event
+
+    stats = {"pass": 1, "warn": 0, "error": 1, "skip": 1, "noop": 0, "total": 3}
+    done = msg_from_base_event(types.StatsLine(stats=stats))
+    assert from_json_log_line(msg_to_json(done)) == RunEnded()
+    assert from_runner_event(done) is None  # the worker reads dbt's end from its runner's result
+    started = msg_from_base_event(
+        types.NodeStart(node_info={"unique_id": "model.p.m", "node_status": "started"})
+    )
+    for line in (msg_to_json(started), "dbt-spark-pod: not JSON", "[1, 2]", '{"info": "x"}'):
+        assert from_json_log_line(line) is None, line
+
+
+def test_the_publisher_publishes_what_the_runner_reports_as_the_json_log_would():
+    from dbt_common.events.functions import msg_to_json
+
+    pushed: dict[str, list[dict[str, Any]]] = {"runner": [], "log": []}
+    runner = w.ResultPublisher(
+        SimpleNamespace(xcom_push=lambda key, value: pushed["runner"].append(value)), "b"
+    )
+    log = w.ResultPublisher(SimpleNamespace(xcom_push=lambda key, value: pushed["log"].append(value)), "b")
+    for unique_id, status, seconds, rows in NODES:
+        for message in _dbt_fires(unique_id, status, seconds, rows):
+            runner.on_event(message)
+            log.on_log_line(msg_to_json(message))  # a log at debug level
+    assert runner.close() == log.close()
+    assert pushed["runner"][-1] == pushed["log"][-1]
+    assert pushed["runner"][-1]["results"]["model.p.good"] == {
+        "unique_id": "model.p.good",
+        "status": "success",
+        "execution_time": 0.25,
+        "invocation_id": pushed["runner"][-1]["results"]["model.p.bad"]["invocation_id"],
+        "relation_name": "`s`.`good`",
+        "adapter_response": {"rows_affected": 5},
+    }
+
+
+def test_node_statuses_are_dbt_s_and_classified_once():
+    from dbt.artifacts.schemas.results import NodeStatus as DbtNodeStatus
+
+    from dbt_spark_operator.results import NodeStatus, summarize
+
+    assert {s.value for s in NodeStatus} == {s.value for s in DbtNodeStatus}
+    assert {s.value for s in NodeStatus if s.succeeded} == {"success", "pass", "warn", "no-op"}
+    assert {s.value for s in NodeStatus if s.failed} == {"error", "fail", "runtime error"}
+    assert {s.value for s in NodeStatus if s.warned} == {"warn"}
+    assert NodeStatus.of("started") is None and NodeStatus.of(None) is None
+    artifact = {
+        "results": [{"unique_id": u, "status": s, "execution_time": t} for u, s, t, _ in NODES]
+        + [{"unique_id": "source.p.s.t", "status": "runtime error"}]
+    }
+    summary = summarize(artifact)
+    assert summary["failed"] == ["model.p.bad", "test.p.not_null.1", "source.p.s.t"]
+    assert summary["warned"] == ["test.p.unique.2"]
+    assert summary["counts"]["skipped"] == 1
