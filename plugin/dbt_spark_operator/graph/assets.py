@@ -32,7 +32,7 @@ from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.graph import dbt_task
 from dbt_spark_operator.project.manifest import Manifest, manifest_path, read_manifest
-from dbt_spark_operator.project.paths import PARSE_SCHEMA_ENV, project_dir
+from dbt_spark_operator.project.paths import DEFAULT_TARGET, PARSE_SCHEMA_ENV, project_dir
 
 SCHEME = "kyuubi"
 PRODUCERS = frozenset({"model", "seed", "snapshot"})
@@ -128,7 +128,7 @@ def dbt_asset(
         schedule=[dbt_asset("analytics", "simple_pipeline")]
     """
     path = project_dir(project)
-    parsed = read_manifest(manifest_path(path, manifest, "kyuubi"))
+    parsed = read_manifest(manifest_path(path, manifest, DEFAULT_TARGET))
     assets = ProjectAssets(parsed, conn_id, schema)
     unique_id = _unique_id(parsed, node, path.name)
     asset = assets.asset(unique_id)
