@@ -16,23 +16,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from dbt_spark_operator.commands import OPERATOR_NAMES
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
 __version__ = "0.1.0"
-_OPERATORS = (
-    "DbtSparkOperator",
-    "DbtSparkRunOperator",
-    "DbtSparkTestOperator",
-    "DbtSparkDebugOperator",
-    "DbtSparkDepsOperator",
-    "DbtSparkDocsOperator",
-    "DbtSparkSeedOperator",
-    "DbtSparkSnapshotOperator",
-    "DbtSparkCompileOperator",
-    "DbtSparkFreshnessOperator",
-)
 _LAZY = {
-    **dict.fromkeys(_OPERATORS, "dbt_spark_operator.commands.operators"),
+    **dict.fromkeys(("DbtSparkOperator", *OPERATOR_NAMES), "dbt_spark_operator.commands.operators"),
     "dbt_task_group": "dbt_spark_operator.graph.task_group",
     "dbt_run_operation": "dbt_spark_operator.graph.task_group",
     "dbt_asset": "dbt_spark_operator.graph.assets",

@@ -31,6 +31,7 @@ from cosmos.operators.kubernetes import (
 from kubernetes.client import models as k8s
 
 from dbt_spark_operator import deprecations
+from dbt_spark_operator.commands import OPERATOR_NAMES
 from dbt_spark_operator.commands.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
 from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
@@ -265,14 +266,4 @@ class DbtSparkDocsOperator(DbtSparkOperator, DbtDocsKubernetesOperator):
         return super().execute(context)
 
 
-OPERATORS = (
-    DbtSparkRunOperator,
-    DbtSparkTestOperator,
-    DbtSparkSeedOperator,
-    DbtSparkSnapshotOperator,
-    DbtSparkCompileOperator,
-    DbtSparkDebugOperator,
-    DbtSparkDepsOperator,
-    DbtSparkFreshnessOperator,
-    DbtSparkDocsOperator,
-)
+OPERATORS: tuple[type[DbtSparkOperator], ...] = tuple(globals()[name] for name in OPERATOR_NAMES)
