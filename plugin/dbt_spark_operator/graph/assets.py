@@ -31,8 +31,9 @@ from airflow.sdk import Asset
 from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.graph import dbt_task
+from dbt_spark_operator.project.config import DbtProject, project_of
 from dbt_spark_operator.project.manifest import Manifest, manifest_path, read_manifest
-from dbt_spark_operator.project.paths import DEFAULT_TARGET, PARSE_SCHEMA_ENV, project_dir
+from dbt_spark_operator.project.paths import DEFAULT_TARGET, PARSE_SCHEMA_ENV
 
 SCHEME = "kyuubi"
 PRODUCERS = frozenset({"model", "seed", "snapshot"})
@@ -113,22 +114,24 @@ class ProjectAssets:
 
 
 def dbt_asset(
-    project: str | os.PathLike[str],
+    project: DbtProject | str | os.PathLike[str],
     node: str,
     *,
     conn_id: str = DEFAULT_CONN_ID,
     schema: str | None = None,
     manifest: str | os.PathLike[str] | None = None,
 ) -> Asset:
-    """The asset of a seed, model or snapshot of ``project`` by name (``"simple_pipeline"``), or of a
-    source (``"source:raw.employee_events"``), as :func:`~dbt_spark_operator.dbt_task_group` declares
-    it: pass the same ``conn_id`` and, when the task group sets ``profile_args={"schema": ...}``, that
+    """The asset of a seed, model or snapshot of ``project`` (a :class:`~dbt_spark_operator.DbtProject`,
+    or its name or path) by name (``"simple_pipeline"``), or of a source
+    (``"source:raw.employee_events"``), as :func:`~dbt_spark_operator.dbt_task_group` declares it: pass
+    the same ``conn_id`` and, when the task group sets ``profile_args={"schema": ...}``, that
     ``schema``. Reads the manifest only (no connection), so it serves a DAG's ``schedule``::
 
         schedule=[dbt_asset("analytics", "simple_pipeline")]
     """
-    path = project_dir(project)
-    parsed = read_manifest(manifest_path(path, manifest, DEFAULT_TARGET))
+    dbt_project = project_of("dbt_asset", project, {"manifest": manifest})
+    path = dbt_project.path
+    parsed = read_manifest(manifest_path(path, dbt_project.manifest, DEFAULT_TARGET))
     assets = ProjectAssets(parsed, conn_id, schema)
     unique_id = _unique_id(parsed, node, path.name)
     asset = assets.asset(unique_id)
