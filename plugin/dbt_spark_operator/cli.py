@@ -163,6 +163,8 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from dbt_spark_operator.project.paths import DEFAULT_TARGET
+
     parser = argparse.ArgumentParser(prog="dbt-spark-operator", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -191,7 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
         "manifest", help="parse a dbt project (no engine needed) and print its manifest.json path"
     )
     manifest.add_argument("project", help="project name under dbt/ or a path")
-    manifest.add_argument("--target", default="kyuubi", help="the target name the DAGs use (default kyuubi)")
+    target_help = f"the target name the DAGs use (default {DEFAULT_TARGET})"
+    manifest.add_argument("--target", default=DEFAULT_TARGET, help=target_help)
     manifest.set_defaults(func=_manifest)
 
     bundle = commands.add_parser(
@@ -200,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bundle.add_argument("--out", required=True, help="the directory to fill (created)")
     bundle.add_argument("--source", help="the projects directory (default DBT_SPARK_PROJECTS_DIR, else dbt/)")
-    bundle.add_argument("--target", default="kyuubi", help="the target name the DAGs use (default kyuubi)")
+    bundle.add_argument("--target", default=DEFAULT_TARGET, help=target_help)
     bundle.set_defaults(func=_bundle)
 
     pods = commands.add_parser(

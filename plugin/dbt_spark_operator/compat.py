@@ -195,6 +195,21 @@ def precompute_init_signatures(classes: Iterable[type]) -> None:
                 init.__signature__ = inspect.signature(init)  # type: ignore[attr-defined]
 
 
+# --- apache-airflow 3.3.2: the arguments an operator takes, by its signature ---------------------------
+
+
+def state_signature(func: Callable[..., Any], signature: inspect.Signature) -> None:
+    """Make ``signature`` what ``inspect.signature`` reports for ``func``, one of the package's own
+    functions: keywords it takes through ``**kwargs`` (the flat keywords of ``project.config``).
+
+    Airflow's ``BaseOperatorMeta`` fills an operator's ``__init__`` arguments from ``default_args`` and
+    checks those of ``partial()`` by ``inspect.signature`` of each ``__init__``, which returns a
+    ``__signature__`` as it is; no public API names the keywords an ``__init__`` takes through
+    ``**kwargs``. Setting ``__signature__`` is what the compat fence keeps here.
+    """
+    func.__signature__ = signature  # type: ignore[attr-defined]
+
+
 # --- kubernetes client 36.0.3 ----------------------------------------------------------------------
 
 

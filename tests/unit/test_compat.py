@@ -475,6 +475,31 @@ def test_inspect_returns_a_precomputed_signature():
     )
 
 
+def test_airflow_takes_an_operators_arguments_by_its_stated_signature():
+    from datetime import datetime
+
+    from airflow.sdk import DAG, BaseOperator
+
+    def with_b(init: Any) -> Any:
+        signature = inspect.signature(init)
+        *named, rest = signature.parameters.values()
+        b = inspect.Parameter("b", inspect.Parameter.KEYWORD_ONLY, default=None)
+        compat.state_signature(init, signature.replace(parameters=[*named, b, rest]))
+        return init
+
+    class Stated(BaseOperator):  # the metaclass reads __init__'s signature when it makes the class
+        @with_b
+        def __init__(self, *, a: int = 0, **kwargs: Any) -> None:
+            self.b = kwargs.pop("b", None)
+            super().__init__(**kwargs)
+
+    with DAG("stated", schedule=None, start_date=datetime(2025, 1, 1), default_args={"b": 2}):
+        assert Stated(task_id="t").b == 2, (
+            "compat.state_signature: Airflow fills default_args by another means than inspect.signature"
+        )
+        Stated.partial(task_id="m", b=3).expand(a=[1, 2])  # a TypeError if partial() ignores it
+
+
 def test_kubernetes_client_converts_api_dicts_to_models():
     from kubernetes.client import ApiClient
 

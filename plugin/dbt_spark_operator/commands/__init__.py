@@ -5,3 +5,17 @@ May import: :mod:`~dbt_spark_operator.execution`, :mod:`~dbt_spark_operator.conn
 :mod:`~dbt_spark_operator.project`, :mod:`~dbt_spark_operator.runtime` (how a command's pod
 runs), :mod:`~dbt_spark_operator.pod`, :mod:`~dbt_spark_operator.results`.
 """
+
+# The nine operators by name, the one list of them: the package's lazy API reads it without importing
+# the operators (Cosmos, the Kubernetes provider); :data:`.operators.OPERATORS` holds their classes.
+OPERATOR_NAMES = (
+    "DbtSparkRunOperator",
+    "DbtSparkTestOperator",
+    "DbtSparkSeedOperator",
+    "DbtSparkSnapshotOperator",
+    "DbtSparkCompileOperator",
+    "DbtSparkDebugOperator",
+    "DbtSparkDepsOperator",
+    "DbtSparkFreshnessOperator",
+    "DbtSparkDocsOperator",
+)

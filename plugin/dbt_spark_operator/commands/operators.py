@@ -31,12 +31,13 @@ from cosmos.operators.kubernetes import (
 from kubernetes.client import models as k8s
 
 from dbt_spark_operator import deprecations
+from dbt_spark_operator.commands import OPERATOR_NAMES
 from dbt_spark_operator.commands.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
-from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, ExecutionName, Runtime
 from dbt_spark_operator.pod.settings import ARTIFACT_ENV, DOCS_DAG_ENV, STATE_MOUNT, PodSettings, name_pod
 from dbt_spark_operator.pod.task import PodTaskMixin
+from dbt_spark_operator.project.config import DbtProject, KyuubiProfile, configs, flat_keywords
 from dbt_spark_operator.project.setup import check_operator_args, project_setup
 from dbt_spark_operator.results import describe, summarize
 from dbt_spark_operator.runtime.local_process import run_locally
@@ -48,15 +49,23 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
     """Run one dbt command against Kyuubi, in a pod or as a local process with the same argv and env.
 
-    :param project: dbt project name under ``DBT_SPARK_PROJECTS_DIR``, or a path
+    :param project: a :class:`~dbt_spark_operator.DbtProject`, or a project name under
+        ``DBT_SPARK_PROJECTS_DIR``, or a path
+    :param profile: a :class:`~dbt_spark_operator.KyuubiProfile` (default ``KyuubiProfile()``): the
+        Airflow ``kyuubi`` connection, profile and target names, ``profile_args``; its fields are taken
+        flat too (``conn_id=``, ``profile_name=``, ``target_name=`` (``target`` is its deprecated
+        spelling), ``profile_args=``), one given beside ``profile`` is an error
     :param execution: ``"kubernetes"`` or ``"local"`` (default ``$DBT_SPARK_EXECUTION``, else kubernetes;
         one command is one dbt process already: ``"watcher"`` there runs it locally,
         ``"watcher_kubernetes"`` in a pod), or an :class:`~dbt_spark_operator.execution.Execution`
-    :param conn_id: the Airflow ``kyuubi`` connection
-    :param profile_name: the profile's name (default: the one ``dbt_project.yml`` names)
-    :param target_name: the profile target's name
     :param target: ``target_name`` (deprecated)
-    :param profile_args: profile values on top of the connection's (no password)
+    :param conn_id: ``KyuubiProfile(conn_id=...)``, flat: the Airflow ``kyuubi`` connection
+    :param profile_name: ``KyuubiProfile(profile_name=...)``, flat: the profile's name (default: the one
+        ``dbt_project.yml`` names)
+    :param target_name: ``KyuubiProfile(target_name=...)``, flat: the profile target's name
+    :param profile_args: ``KyuubiProfile(profile_args=...)``, flat: profile values on top of the
+        connection's (no password)
+    :param manifest: ``DbtProject(manifest=...)``, flat
     :param pod: :class:`~dbt_spark_operator.pod.settings.PodSettings` of the pod (and of the local process)
     :param select: ``--select``, one selector or several (templated)
     :param exclude: ``--exclude`` (templated)
@@ -85,16 +94,14 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
     template_fields_renderers = {**KubernetesPodOperator.template_fields_renderers, "flag_values": "json"}
     _local_process: subprocess.Popen[str] | None = None  # run_as_local_process's, for on_kill
 
+    @flat_keywords
     def __init__(
         self,
         *,
-        project: str | Path | None = None,
+        project: DbtProject | str | Path | None = None,
+        profile: KyuubiProfile | None = None,
         execution: ExecutionName | Execution | None = None,
-        conn_id: str = DEFAULT_CONN_ID,
-        profile_name: str | None = None,
-        target_name: str = "kyuubi",
         target: str | None = None,
-        profile_args: Mapping[str, Any] | None = None,
         pod: PodSettings | None = None,
         select: str | Sequence[str] | None = None,
         exclude: str | Sequence[str] | None = None,
@@ -129,17 +136,14 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
         check_flags(self.command, flag_values)
         if isinstance(vars, str) and "{{" not in vars or isinstance(vars, Mapping):
             vars_mapping(vars)  # invalid YAML is a parse-time error; templated vars are checked when rendered
-        check_operator_args(kwargs, Runtime.KUBERNETES)  # the pod is built in both executions
         where = type(self).__name__
-        setup = project_setup(
-            deprecations.project_or_demo(where, project),
-            execution=execution,
-            conn_id=conn_id,
-            profile_name=profile_name,
-            target_name=deprecations.renamed(where, "target", "target_name", target, target_name),
-            profile_args=profile_args,
-            pod=pod,
-        )
+        if target is not None:
+            kwargs["target_name"] = deprecations.renamed(
+                where, "target", "target_name", target, kwargs.get("target_name")
+            )
+        dbt_project, kyuubi = configs(where, project, profile, kwargs)
+        check_operator_args(kwargs, Runtime.KUBERNETES)  # the pod is built in both executions
+        setup = project_setup(dbt_project, kyuubi, execution=execution, pod=pod)
         # do_xcom_push: the summary is the return value; in a pod the sidecar carries the artifact back.
         pod_args = {**setup.pod_args, "do_xcom_push": True, **kwargs}
         pod_args["env_vars"] = [*pod_args["env_vars"], k8s.V1EnvVar(name=ARTIFACT_ENV, value=self.artifact)]
@@ -296,14 +300,4 @@ class DbtSparkDocsOperator(DbtSparkOperator, DbtDocsKubernetesOperator):
         return super().execute(context)
 
 
-OPERATORS = (
-    DbtSparkRunOperator,
-    DbtSparkTestOperator,
-    DbtSparkSeedOperator,
-    DbtSparkSnapshotOperator,
-    DbtSparkCompileOperator,
-    DbtSparkDebugOperator,
-    DbtSparkDepsOperator,
-    DbtSparkFreshnessOperator,
-    DbtSparkDocsOperator,
-)
+OPERATORS: tuple[type[DbtSparkOperator], ...] = tuple(globals()[name] for name in OPERATOR_NAMES)

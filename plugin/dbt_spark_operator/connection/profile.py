@@ -16,10 +16,10 @@ from cosmos.profiles.base import BaseProfileMapping
 
 from dbt_spark_operator import compat
 from dbt_spark_operator.connection.endpoint import endpoint_problem
-from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
+from dbt_spark_operator.connection.provider import CONN_TYPE, DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
-CONNECTION_TYPES = ("kyuubi", "hiveserver2")
+CONNECTION_TYPES = (CONN_TYPE, "hiveserver2")
 AUTH_MODES = ("NONE", "NOSASL", "LDAP", "CUSTOM", "KERBEROS")
 PASSWORD_AUTH_MODES = ("LDAP", "CUSTOM")
 DEFAULTS: dict[str, Any] = {
@@ -42,7 +42,7 @@ class KyuubiProfileMapping(BaseProfileMapping):
     :param kwargs: Cosmos's ``ProfileMapping`` arguments (``disable_event_tracking``, ``dbt_config_vars``)
     """
 
-    airflow_connection_type: str = "kyuubi"
+    airflow_connection_type: str = CONN_TYPE
     dbt_profile_type: str = "spark"
     dbt_profile_method: str = "thrift"
 
@@ -56,7 +56,7 @@ class KyuubiProfileMapping(BaseProfileMapping):
         "password": "password",
         # Extras as the connection form stores them, or with the legacy extra__kyuubi__ prefix.
         **{
-            name: [f"extra.{name}", f"extra__kyuubi__{name}"]
+            name: [f"extra.{name}", f"extra__{CONN_TYPE}__{name}"]
             for name in (
                 "auth",
                 "kerberos_service_name",

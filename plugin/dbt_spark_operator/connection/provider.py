@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.sdk.bases.hook import BaseHook
 
+CONN_TYPE = "kyuubi"  # the Airflow connection type this provider registers
 DEFAULT_CONN_ID = "kyuubi_default"
 
 
@@ -19,7 +20,7 @@ class KyuubiHook(BaseHook):
 
     conn_name_attr = "kyuubi_conn_id"
     default_conn_name = DEFAULT_CONN_ID
-    conn_type = "kyuubi"
+    conn_type = CONN_TYPE
     hook_name = "Apache Kyuubi (dbt-spark thrift)"
 
     def __init__(self, kyuubi_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
@@ -35,7 +36,7 @@ def _field(label: str, kind: str, description: str, **schema: Any) -> dict[str, 
 
 
 CONNECTION_TYPE = {
-    "connection-type": "kyuubi",
+    "connection-type": CONN_TYPE,
     "hook-class-name": "dbt_spark_operator.connection.provider.KyuubiHook",
     "hook-name": KyuubiHook.hook_name,
     "ui-field-behaviour": {

@@ -31,8 +31,9 @@ from airflow.sdk import Asset
 from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.graph import dbt_task
+from dbt_spark_operator.project.config import DbtProject, project_of
 from dbt_spark_operator.project.manifest import Manifest, manifest_path, read_manifest
-from dbt_spark_operator.project.paths import PARSE_SCHEMA_ENV, project_dir
+from dbt_spark_operator.project.paths import DEFAULT_TARGET, PARSE_SCHEMA_ENV
 
 SCHEME = "kyuubi"
 PRODUCERS = frozenset({"model", "seed", "snapshot"})
@@ -113,7 +114,7 @@ class ProjectAssets:
 
 
 def dbt_asset(
-    project: str | os.PathLike[str],
+    project: DbtProject | str | os.PathLike[str],
     node: str,
     *,
     conn_id: str = DEFAULT_CONN_ID,
@@ -124,15 +125,18 @@ def dbt_asset(
     :func:`~dbt_spark_operator.dbt_task_group` declares it. Reads the manifest only (no connection), so
     it serves a DAG's ``schedule``: ``schedule=[dbt_asset("analytics", "simple_pipeline")]``.
 
-    :param project: the dbt project's name under ``DBT_SPARK_PROJECTS_DIR`` or its path
+    :param project: a :class:`~dbt_spark_operator.DbtProject`, or the dbt project's name under
+        ``DBT_SPARK_PROJECTS_DIR`` or its path
     :param node: a seed, model or snapshot by name (``"simple_pipeline"``), or a source
         (``"source:raw.employee_events"``)
     :param conn_id: the task group's ``conn_id``
     :param schema: the task group's ``profile_args["schema"]``, when it sets one
-    :param manifest: a ``manifest.json`` to read (default ``<project>/target/manifest.json``)
+    :param manifest: a ``manifest.json`` to read (default ``<project>/target/manifest.json``; one given
+        beside a ``DbtProject`` is an error)
     """
-    path = project_dir(project)
-    parsed = read_manifest(manifest_path(path, manifest, "kyuubi"))
+    dbt_project = project_of("dbt_asset", project, {"manifest": manifest})
+    path = dbt_project.path
+    parsed = read_manifest(manifest_path(path, dbt_project.manifest, DEFAULT_TARGET))
     assets = ProjectAssets(parsed, conn_id, schema)
     unique_id = _unique_id(parsed, node, path.name)
     asset = assets.asset(unique_id)

@@ -18,12 +18,12 @@ from cosmos import DbtTaskGroup, ProjectConfig, RenderConfig
 from cosmos.constants import DbtResourceType, LoadMode, SourceRenderingBehavior, TestBehavior
 
 from dbt_spark_operator import compat, deprecations
-from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, ExecutionName, Graph
 from dbt_spark_operator.graph import dbt_task
 from dbt_spark_operator.graph.assets import PRODUCERS, ProjectAssets
 from dbt_spark_operator.graph.per_test import OneTaskPerTest, detached_test_id, test_task_id
+from dbt_spark_operator.project.config import DbtProject, KyuubiProfile, configs, flat_keywords
 from dbt_spark_operator.project.manifest import Manifest, manifest_path, read_manifest
 from dbt_spark_operator.project.setup import ProjectSetup, project_setup
 
@@ -50,19 +50,16 @@ def _gc_paused(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @_gc_paused
+@flat_keywords
 def dbt_task_group(
-    project: str | os.PathLike[str] | None = None,
+    project: DbtProject | str | os.PathLike[str] | None = None,
     *,
+    profile: KyuubiProfile | None = None,
     group_id: str | None = None,
     execution: ExecutionName | Execution | None = None,
     select: Sequence[str] = (),
     exclude: Sequence[str] = (),
-    conn_id: str = DEFAULT_CONN_ID,
-    profile_name: str | None = None,
-    target_name: str = "kyuubi",
-    profile_args: Mapping[str, Any] | None = None,
     pod: PodSettings | None = None,
-    manifest: str | os.PathLike[str] | None = None,
     operator_args: Mapping[str, Any] | None = None,
     **task_group_args: Any,
 ) -> DbtTaskGroup:
@@ -71,8 +68,11 @@ def dbt_task_group(
     Each model (seed, snapshot) is a group ``<name>`` holding its ``run`` (``seed``, ``snapshot``) task and
     one task per test of it; a test of two models is a task of its own once both exist.
 
-    :param project: the dbt project's name under ``DBT_SPARK_PROJECTS_DIR`` (in a source checkout,
-        default ``dbt/``) or its path
+    :param project: a :class:`~dbt_spark_operator.DbtProject`, or the dbt project's name under
+        ``DBT_SPARK_PROJECTS_DIR`` (in a source checkout, default ``dbt/``) or its path
+    :param profile: the :class:`~dbt_spark_operator.KyuubiProfile` (default ``KyuubiProfile()``): its
+        Airflow connection (type kyuubi or hiveserver2), read when a task runs, makes the dbt profile
+        through :class:`KyuubiProfileMapping`
     :param group_id: the task group's id (default: the dbt project's name)
     :param execution: ``"kubernetes"`` (one pod per task), ``"local"`` (dbt in the worker, a process per
         task), ``"watcher"`` (one ``dbt build`` in the worker, task ``<group>.dbt_build``, whose results
@@ -83,33 +83,26 @@ def dbt_task_group(
         ``$DBT_SPARK_EXECUTION``, else kubernetes
     :param select: dbt selectors of the nodes to render; matching nothing is an error
     :param exclude: dbt selectors of the nodes to leave out
-    :param conn_id: the Airflow connection (type kyuubi or hiveserver2) the profile comes from through
-        :class:`KyuubiProfileMapping`, read when a task runs
-    :param profile_name: the profile's name (default: the one ``dbt_project.yml`` names)
-    :param target_name: the profile target's name
-    :param profile_args: profile values on top of the connection's, per DAG (no password), checked at
-        DAG parse
     :param pod: :class:`~dbt_spark_operator.pod.settings.PodSettings` of every pod
-    :param manifest: a ``manifest.json`` to render from (default ``<project>/target/manifest.json``)
     :param operator_args: more arguments for every task (``retries``, ``pool``, ``vars``...); an argument
         neither the dbt operators nor ``KubernetesPodOperator`` know is an error (Cosmos would drop it
         silently)
+    :param conn_id: ``KyuubiProfile(conn_id=...)``, flat (one given beside ``profile`` is an error)
+    :param profile_name: ``KyuubiProfile(profile_name=...)``, flat: the profile's name (default: the one
+        ``dbt_project.yml`` names)
+    :param target_name: ``KyuubiProfile(target_name=...)``, flat: the profile target's name
+    :param profile_args: ``KyuubiProfile(profile_args=...)``, flat: profile values on top of the
+        connection's, per DAG (no password), checked at DAG parse
+    :param manifest: ``DbtProject(manifest=...)``, flat: a ``manifest.json`` to render from (default
+        ``<project>/target/manifest.json``)
     :param task_group_args: more arguments for the task group (``dag``, ``default_args``, ``tooltip``...)
     """
     mode = Execution.parse(execution)
-    setup = project_setup(
-        deprecations.project_or_demo("dbt_task_group", project),
-        execution=mode,
-        conn_id=conn_id,
-        profile_name=profile_name,
-        target_name=target_name,
-        profile_args=profile_args,
-        pod=pod,
-        operator_args=operator_args,
-    )
+    dbt_project, kyuubi = configs("dbt_task_group", project, profile, task_group_args)
+    setup = project_setup(dbt_project, kyuubi, execution=mode, pod=pod, operator_args=operator_args)
     runtime = setup.runtime
     runtime.prepare_render()
-    manifest_file = manifest_path(setup.path, manifest, target_name)
+    manifest_file = manifest_path(setup.path, dbt_project.manifest, kyuubi.target_name)
     group_id = group_id or setup.project_name
     # Our own typed read of the manifest, at most once per call (Cosmos reads it too, for its own graph).
     parsed = functools.cache(functools.partial(read_manifest, manifest_file))
@@ -150,7 +143,7 @@ def dbt_task_group(
             f"select {list(select)} / exclude {list(exclude)} matches no node of dbt project "
             f"{setup.project_name}"
         )
-    assets = ProjectAssets(parsed(), conn_id, (profile_args or {}).get("schema"))
+    assets = ProjectAssets(parsed(), kyuubi.conn_id, kyuubi.profile_args.get("schema"))
     for task in _tasks(group):
         dbt_task.set_setup(task, setup)  # what the run-time hook (ConnectionAtRun) reads
         _node_assets(task, assets, runtime)
@@ -229,48 +222,42 @@ def running_task_selector(group_id: str, manifest: Callable[[], Manifest]) -> li
     return None
 
 
+@flat_keywords
 def dbt_run_operation(
     task_id: str,
     macro_name: str,
-    project: str | os.PathLike[str] | None = None,
+    project: DbtProject | str | os.PathLike[str] | None = None,
     *,
+    profile: KyuubiProfile | None = None,
     execution: ExecutionName | Execution | None = None,
-    conn_id: str = DEFAULT_CONN_ID,
-    profile_name: str | None = None,
-    target_name: str = "kyuubi",
-    profile_args: Mapping[str, Any] | None = None,
     pod: PodSettings | None = None,
     operator_args: Mapping[str, Any] | None = None,
     **extra_operator_args: Any,
 ) -> BaseOperator:
-    """One ``dbt run-operation`` task with the same profile and pod settings as :func:`dbt_task_group`.
+    """One ``dbt run-operation`` task with the same project, profile and pod settings as
+    :func:`dbt_task_group` (and the same flat keywords).
 
     :param task_id: the task's id
     :param macro_name: the macro to run
-    :param project: the dbt project's name under ``DBT_SPARK_PROJECTS_DIR`` or its path
+    :param project: a :class:`~dbt_spark_operator.DbtProject`, or the dbt project's name under
+        ``DBT_SPARK_PROJECTS_DIR`` or its path
+    :param profile: the :class:`~dbt_spark_operator.KyuubiProfile` (default ``KyuubiProfile()``)
     :param execution: where dbt runs, as for :func:`dbt_task_group`
-    :param conn_id: the Airflow connection the profile comes from, read when the task runs
-    :param profile_name: the profile's name (default: the one ``dbt_project.yml`` names)
-    :param target_name: the profile target's name
-    :param profile_args: profile values on top of the connection's (no password)
     :param pod: :class:`~dbt_spark_operator.pod.settings.PodSettings` of the task's pod
     :param operator_args: more arguments for the task (``retries``, ``args`` of the macro...), checked as
         :func:`dbt_task_group` checks its own
+    :param conn_id: ``KyuubiProfile(conn_id=...)``, flat
+    :param profile_name: ``KyuubiProfile(profile_name=...)``, flat
+    :param target_name: ``KyuubiProfile(target_name=...)``, flat
+    :param profile_args: ``KyuubiProfile(profile_args=...)``, flat
+    :param manifest: ``DbtProject(manifest=...)``, flat
     :param extra_operator_args: the same as ``operator_args`` (deprecated: pass ``operator_args``)
     """
+    dbt_project, kyuubi = configs("dbt_run_operation", project, profile, extra_operator_args)
     if extra_operator_args:
         deprecations.warn("dbt_run_operation: pass operator arguments as operator_args={...}")
         operator_args = {**extra_operator_args, **(operator_args or {})}
-    setup = project_setup(
-        deprecations.project_or_demo("dbt_run_operation", project),
-        execution=execution,
-        conn_id=conn_id,
-        profile_name=profile_name,
-        target_name=target_name,
-        profile_args=profile_args,
-        pod=pod,
-        operator_args=operator_args,
-    )
+    setup = project_setup(dbt_project, kyuubi, execution=execution, pod=pod, operator_args=operator_args)
     task = setup.runtime.run_operation(setup, task_id, macro_name)
     dbt_task.set_setup(task, setup)
     return task

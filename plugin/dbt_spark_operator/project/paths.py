@@ -72,6 +72,7 @@ def project_profile_name(path: Path) -> str:
     return str(project_yml.get("profile") or project_yml["name"])
 
 
+DEFAULT_TARGET = "kyuubi"  # the dbt target the profiles name, unless a DAG names another (target_name=)
 PARSE_SCHEMA = "default"
 # Recorded in the manifest (metadata.env, without dbt's prefix): the target schema its node schemas derive
 # from, so that a DAG naming another schema (profile_args) can derive the relations it writes.
@@ -87,7 +88,7 @@ def parse_profile(profile_name: str, target_name: str) -> str:
     return yaml.safe_dump({profile_name: {"target": target_name, "outputs": {target_name: target}}})
 
 
-def write_manifest(project: str | os.PathLike[str], target_name: str = "kyuubi") -> Path:
+def write_manifest(project: str | os.PathLike[str], target_name: str = DEFAULT_TARGET) -> Path:
     """``dbt deps`` (when the project has packages) and ``dbt parse``: no connection, no JVM, no profile
     of the user's (a throw-away one with the project's profile name).
 
@@ -132,7 +133,7 @@ def _has_packages(path: Path) -> bool:
 _NOT_PUBLISHED = ("logs", "dbt_packages", ".user.yml", "__pycache__", ".manifest.lock")
 
 
-def bundle(source: Path, out: Path, target_name: str = "kyuubi") -> list[Path]:
+def bundle(source: Path, out: Path, target_name: str = DEFAULT_TARGET) -> list[Path]:
     """The projects volume's content: every file of the dbt projects under ``source`` (local packages
     included, so that their relative paths hold) into ``out``, each project (a dbt_project.yml naming a
     ``profile``) with a fresh ``target/manifest.json``. Returns the manifests written."""

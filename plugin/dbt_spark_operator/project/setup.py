@@ -5,7 +5,6 @@ operator arguments (an argument neither the dbt operators nor KubernetesPodOpera
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,12 +15,11 @@ import yaml
 from cosmos import ProfileConfig
 
 from dbt_spark_operator.connection.profile import KyuubiProfileMapping
-from dbt_spark_operator.connection.provider import DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, ExecutionName, Runtime
 from dbt_spark_operator.graph import dbt_task
 from dbt_spark_operator.graph.assets import AssetEventsAtEnd
-from dbt_spark_operator.project.paths import project_dir
+from dbt_spark_operator.project.config import DbtProject, KyuubiProfile
 from dbt_spark_operator.runtime import DbtRuntime, runtime_for
 
 if TYPE_CHECKING:  # local execution never imports the Kubernetes provider or client (0.6 s a task
@@ -175,28 +173,27 @@ class ConnectionAtRun:
 
 
 def project_setup(
-    project: str | os.PathLike[str],
+    project: DbtProject,
+    profile: KyuubiProfile,
     *,
     execution: ExecutionName | Execution | None = None,
-    conn_id: str = DEFAULT_CONN_ID,
-    profile_name: str | None = None,
-    target_name: str = "kyuubi",
-    profile_args: Mapping[str, Any] | None = None,
     pod: PodSettings | None = None,
     operator_args: Mapping[str, Any] | None = None,
 ) -> ProjectSetup:
-    """Resolve and check a project's paths, profile arguments and pod settings, one clear error for each
-    bad input; the connection itself is not read (see :meth:`ProjectSetup.apply_connection`)."""
+    """Resolve and check what the tasks of ``project`` share, one clear error for each bad input; the
+    connection of ``profile`` is not read (see :meth:`ProjectSetup.apply_connection`)."""
     checked = Execution.parse(execution)
-    path = project_dir(project)
+    path = project.path
     project_yml = yaml.safe_load((path / "dbt_project.yml").read_text())
     project_name = project_yml["name"]
     args = dict(operator_args or {})
     check_operator_args(args, checked.runtime)
 
-    mapping = KyuubiProfileMapping(conn_id, dict(profile_args or {}))  # checks profile_args
-    profile_name = profile_name or project_yml.get("profile") or project_name
-    profile = ProfileConfig(profile_name=profile_name, target_name=target_name, profile_mapping=mapping)
-    setup = ProjectSetup(checked, path, project_name, mapping, profile, args, pod)
+    mapping = profile.mapping()
+    profile_name = profile.profile_name or project_yml.get("profile") or project_name
+    profile_config = ProfileConfig(
+        profile_name=profile_name, target_name=profile.target_name, profile_mapping=mapping
+    )
+    setup = ProjectSetup(checked, path, project_name, mapping, profile_config, args, pod)
     setup.runtime.check_at_parse(setup)
     return setup

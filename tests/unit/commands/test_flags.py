@@ -154,3 +154,17 @@ def test_write_up_parameter_names():
         DbtSparkTestOperator, select="simple_pipeline", dbt_flags=["--store-failures-as", "table"]
     )
     assert test.add_cmd_flags() == ["--select", "simple_pipeline", "--store-failures-as", "table"]
+
+
+def test_the_nine_operators_are_one_list_the_package_exports():
+    import dbt_spark_operator
+    from dbt_spark_operator.commands import operators
+
+    defined = {
+        cls
+        for cls in vars(operators).values()
+        if isinstance(cls, type) and issubclass(cls, operators.DbtSparkOperator)
+    }
+    assert set(OPERATORS) == defined - {operators.DbtSparkOperator} and len(OPERATORS) == 9
+    assert all(getattr(dbt_spark_operator, cls.__name__) is cls for cls in defined)
+    assert {cls.__name__ for cls in defined} <= set(dbt_spark_operator.__all__)
