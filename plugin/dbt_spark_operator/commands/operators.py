@@ -59,13 +59,6 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
         one command is one dbt process already: ``"watcher"`` there runs it locally,
         ``"watcher_kubernetes"`` in a pod), or an :class:`~dbt_spark_operator.execution.Execution`
     :param target: ``target_name`` (deprecated)
-    :param conn_id: ``KyuubiProfile(conn_id=...)``, flat: the Airflow ``kyuubi`` connection
-    :param profile_name: ``KyuubiProfile(profile_name=...)``, flat: the profile's name (default: the one
-        ``dbt_project.yml`` names)
-    :param target_name: ``KyuubiProfile(target_name=...)``, flat: the profile target's name
-    :param profile_args: ``KyuubiProfile(profile_args=...)``, flat: profile values on top of the
-        connection's (no password)
-    :param manifest: ``DbtProject(manifest=...)``, flat
     :param pod: :class:`~dbt_spark_operator.pod.settings.PodSettings` of the pod (and of the local process)
     :param select: ``--select``, one selector or several (templated)
     :param exclude: ``--exclude`` (templated)

@@ -66,7 +66,10 @@ def dbt_task_group(
     """A task group with one task per seed, model, snapshot and test of ``project``.
 
     Each model (seed, snapshot) is a group ``<name>`` holding its ``run`` (``seed``, ``snapshot``) task and
-    one task per test of it; a test of two models is a task of its own once both exist.
+    one task per test of it; a test of two models is a task of its own once both exist. The fields of
+    :class:`~dbt_spark_operator.DbtProject` (``manifest``) and :class:`~dbt_spark_operator.KyuubiProfile`
+    (``conn_id``, ``profile_name``, ``target_name``, ``profile_args``) are taken flat too; one given
+    beside its object is an error.
 
     :param project: a :class:`~dbt_spark_operator.DbtProject`, or the dbt project's name under
         ``DBT_SPARK_PROJECTS_DIR`` (in a source checkout, default ``dbt/``) or its path
@@ -87,14 +90,6 @@ def dbt_task_group(
     :param operator_args: more arguments for every task (``retries``, ``pool``, ``vars``...); an argument
         neither the dbt operators nor ``KubernetesPodOperator`` know is an error (Cosmos would drop it
         silently)
-    :param conn_id: ``KyuubiProfile(conn_id=...)``, flat (one given beside ``profile`` is an error)
-    :param profile_name: ``KyuubiProfile(profile_name=...)``, flat: the profile's name (default: the one
-        ``dbt_project.yml`` names)
-    :param target_name: ``KyuubiProfile(target_name=...)``, flat: the profile target's name
-    :param profile_args: ``KyuubiProfile(profile_args=...)``, flat: profile values on top of the
-        connection's, per DAG (no password), checked at DAG parse
-    :param manifest: ``DbtProject(manifest=...)``, flat: a ``manifest.json`` to render from (default
-        ``<project>/target/manifest.json``)
     :param task_group_args: more arguments for the task group (``dag``, ``default_args``, ``tooltip``...)
     """
     mode = Execution.parse(execution)
@@ -246,11 +241,6 @@ def dbt_run_operation(
     :param pod: :class:`~dbt_spark_operator.pod.settings.PodSettings` of the task's pod
     :param operator_args: more arguments for the task (``retries``, ``args`` of the macro...), checked as
         :func:`dbt_task_group` checks its own
-    :param conn_id: ``KyuubiProfile(conn_id=...)``, flat
-    :param profile_name: ``KyuubiProfile(profile_name=...)``, flat
-    :param target_name: ``KyuubiProfile(target_name=...)``, flat
-    :param profile_args: ``KyuubiProfile(profile_args=...)``, flat
-    :param manifest: ``DbtProject(manifest=...)``, flat
     :param extra_operator_args: the same as ``operator_args`` (deprecated: pass ``operator_args``)
     """
     dbt_project, kyuubi = configs("dbt_run_operation", project, profile, extra_operator_args)
