@@ -7,9 +7,12 @@ import contextlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
+
+if TYPE_CHECKING:
+    from dbt_spark_operator.connection.profile import RenderedProfile
 
 
 def _engine(args: argparse.Namespace) -> int:
@@ -81,7 +84,8 @@ def _pods(args: argparse.Namespace) -> int:
                 raise DbtSparkOperatorError(f"DAG {args.dag_id!r} has no pod task {args.task!r}")
         if not tasks:
             raise DbtSparkOperatorError(f"DAG {args.dag_id!r} has no pod tasks (local execution?)")
-        docs = [pod_body(render_pod(task)) for task in tasks]
+        read: dict[int, RenderedProfile] = {}
+        docs = [pod_body(render_pod(task, connection=_connection(task, read, False))) for task in tasks]
     print(yaml.safe_dump_all(docs, sort_keys=False), end="")
     return 0
 
@@ -109,17 +113,18 @@ def check_dag(dag: Any) -> tuple[int, list[str]]:
     from dbt_spark_operator.runtime.rendered_pod import render_pod
 
     problems: dict[str, list[str]] = {}
+    read: dict[int, RenderedProfile] = {}
     checked = 0
     for task in dag.tasks:
-        setup = setup_of(task)
-        if setup is None:
+        if setup_of(task) is None:
             continue
         checked += 1
         try:
-            setup.profile_yaml()  # the connection, read and checked
-            setup.mapping.check_endpoint()  # login and TLS as the server wants them (once per mapping)
+            # The connection, read and checked as a task reads it: login and TLS as the server wants
+            # them (one handshake per endpoint); then the task's pod, on a copy, as a worker builds it.
+            connection = _connection(task, read, True)
             if builds_pod(task):
-                render_pod(task)  # on a copy, as a worker builds it: templates, then the connection
+                render_pod(task, connection=connection)
         except Exception as exc:  # noqa: BLE001 -- every problem is reported, none stops the check
             text = str(exc).strip().splitlines()
             ours = isinstance(exc, DbtSparkOperatorError) and text
@@ -129,6 +134,19 @@ def check_dag(dag: Any) -> tuple[int, list[str]]:
         f"{message} ({len(ids)} task{'s' if len(ids) > 1 else ''}: {ids[0]}{', ...' if len(ids) > 1 else ''})"
         for message, ids in problems.items()
     ]
+
+
+def _connection(task: Any, read: dict[int, RenderedProfile], check_endpoint: bool) -> RenderedProfile | None:
+    """The connection of ``task``'s project as its tasks read it, read once per project for one command
+    (``read``, by project setup); None for a task of no dbt project."""
+    from dbt_spark_operator.graph.dbt_task import setup_of
+
+    setup = setup_of(task)
+    if setup is None:
+        return None
+    if id(setup) not in read:
+        read[id(setup)] = setup.read_connection(check_endpoint)
+    return read[id(setup)]
 
 
 def _load_dag(dag_id: str, dags_folder: str | None) -> Any:

@@ -273,7 +273,8 @@ def test_kubernetes_pods_log_in_over_tls_with_the_password_from_their_secret(
         lines: list[str] = []
         workdir = tmp_path / task.task_id
         workdir.mkdir()
-        secret = task.dbt_setup.secret_env  # what the kubelet would put in the env from the Secret
+        # What the kubelet would put in the env from the Secret.
+        secret = task.dbt_setup.read_connection(check_endpoint=False).secret_env
         rc, _ = run_locally(pod, workdir, secret, lines.append, project=shop)
         assert rc == 0, (task.task_id, "\n".join(lines)[-4000:])
         assert password not in "\n".join(lines)

@@ -92,7 +92,9 @@ def pods_run_locally(engine: EngineStatus, monkeypatch: pytest.MonkeyPatch, tmp_
 
         workdir = tmp_path / f"pod{len(ran)}"
         workdir.mkdir()
-        rc, _ = run_locally(pod, workdir, self.dbt_setup.secret_env, on_line, project=self.dbt_setup.path)
+        # What the kubelet would put in the env from the Secret.
+        secret = self.dbt_setup.read_connection(check_endpoint=False).secret_env
+        rc, _ = run_locally(pod, workdir, secret, on_line, project=self.dbt_setup.path)
         if rc:
             raise AirflowException(f"Pod {pod.metadata.name} returned a failure: exit code {rc}")
 

@@ -33,6 +33,7 @@ from kubernetes.client import models as k8s
 from dbt_spark_operator import deprecations
 from dbt_spark_operator.commands import OPERATOR_NAMES
 from dbt_spark_operator.commands.flags import COMMAND_FLAGS, argv, check_flags, vars_mapping
+from dbt_spark_operator.connection.profile import RenderedProfile
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, ExecutionName, Runtime
 from dbt_spark_operator.pod.settings import ARTIFACT_ENV, DOCS_DAG_ENV, STATE_MOUNT, PodSettings, name_pod
@@ -86,6 +87,7 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
     template_fields: Sequence[str] = (*DbtKubernetesBaseOperator.template_fields, "flag_values", "dbt_flags")
     template_fields_renderers = {**KubernetesPodOperator.template_fields_renderers, "flag_values": "json"}
     _local_process: subprocess.Popen[str] | None = None  # run_as_local_process's, for on_kill
+    _connection: RenderedProfile | None = None  # what execute read, for the local process's env
 
     @flat_keywords
     def __init__(
@@ -155,7 +157,9 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
         return argv(self.command, self.flag_values) + list(self.dbt_flags)
 
     def execute(self, context: Any) -> dict[str, Any]:
-        self.dbt_setup.connect_pod(self)  # the connection is read now, never at DAG parse
+        # The connection is read now, once for this run, never at DAG parse: into the pod, and kept for
+        # the pod's command as a local process (run_as_local_process).
+        self._connection = self.dbt_setup.apply_connection(self)
         self.build_kube_args(context, self.add_cmd_flags())
         artifact, failed_run = self.dbt_setup.runtime.run_pod_command(self, context)
         summary = summarize(artifact if isinstance(artifact, Mapping) else None)
@@ -173,6 +177,10 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
 
         :param context: the task's Airflow context
         """
+        if self._connection is None:
+            raise DbtSparkOperatorError(
+                f"task {self.task_id!r} runs its pod's command before reading the connection"
+            )
         pod = self.build_pod_request_obj(context, dry_run=True)
         self.log.info("Running the pod's command locally: %s", pod.spec.containers[0].args)
         last: deque[str] = deque(maxlen=1)
@@ -186,7 +194,7 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
             rc, _ = run_locally(
                 pod,
                 Path(workdir),
-                self.dbt_setup.secret_env,
+                self._connection.secret_env,  # the pod's Secret reference, resolved here
                 on_line,
                 on_start=self._started,
                 project=self.dbt_setup.path,

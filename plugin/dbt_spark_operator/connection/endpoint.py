@@ -6,14 +6,19 @@ seconds apart: five minutes per task with the profile's defaults. A refused logi
 not get better by waiting, and dbt reports both as a bare transport error ("TSocket read 0 bytes", "Could
 not connect to any of ..."). One handshake here, at most ``timeout`` seconds, names the cause instead.
 A server that cannot be reached at all is left to dbt and its retries.
+
+:func:`check_endpoint` is what a task calls with its connection's :class:`Endpoint`, once per endpoint
+and process.
 """
 
 from __future__ import annotations
 
 import socket
 import ssl
+from dataclasses import dataclass, field
 
 from dbt_spark_operator import compat
+from dbt_spark_operator.errors import DbtSparkOperatorError
 
 # HiveServer2 and Kyuubi authenticate these with SASL PLAIN (NONE takes any name and password).
 SASL_PLAIN_AUTH_MODES = ("NONE", "LDAP", "CUSTOM")
@@ -72,3 +77,39 @@ def endpoint_problem(
             '"use_ssl": true in the connection\'s extra'
         )
     return None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What the handshake needs of a validated connection (:meth:`KyuubiProfileMapping.settings
+    <dbt_spark_operator.connection.profile.KyuubiProfileMapping.settings>`)."""
+
+    host: str
+    port: int
+    auth: str
+    user: str | None
+    password: str | None = field(repr=False)
+    use_ssl: bool
+    timeout: float  # seconds, for each of the handshake's steps
+
+
+_CHECKED: dict[Endpoint, str | None] = {}  # endpoint -> its problem (None: none), in this process
+
+
+def check_endpoint(endpoint: Endpoint, conn_id: str) -> None:
+    """Raise one line naming the connection when the server refuses the login or does not speak TLS as
+    ``use_ssl`` says (:func:`endpoint_problem`). One handshake per endpoint (address, login and TLS) and
+    process: a connection changed between runs is a new endpoint."""
+    if endpoint not in _CHECKED:
+        _CHECKED[endpoint] = endpoint_problem(
+            endpoint.host,
+            endpoint.port,
+            auth=endpoint.auth,
+            user=endpoint.user,
+            password=endpoint.password,
+            use_ssl=endpoint.use_ssl,
+            timeout=endpoint.timeout,
+        )
+    problem = _CHECKED[endpoint]
+    if problem:
+        raise DbtSparkOperatorError(f"Kyuubi connection {conn_id!r} {problem}; not retried")

@@ -4,18 +4,25 @@ Connection fields: host, port (10009), login (user), schema (``default``), passw
 Extras: ``auth``, ``kerberos_service_name``, ``use_ssl``, ``connect_retries`` (5), ``connect_timeout`` (60),
 ``retry_all`` (true), ``server_side_parameters`` (Kyuubi and Spark session settings). ``profile_args``
 override any of them per DAG; ``server_side_parameters`` are merged key by key.
+
+The mapping maps and validates; it talks to no server (:mod:`.endpoint` does). When a task runs,
+:meth:`KyuubiProfileMapping.read` reads the connection once into a :class:`RenderedProfile`, the one value
+every runtime hands dbt: a pod's env and Secret reference, or Cosmos's local operators through
+:class:`RenderedProfileMapping`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from cosmos.profiles.base import BaseProfileMapping
 
 from dbt_spark_operator import compat
-from dbt_spark_operator.connection.endpoint import endpoint_problem
+from dbt_spark_operator.connection.endpoint import Endpoint
 from dbt_spark_operator.connection.provider import CONN_TYPE, DEFAULT_CONN_ID
 from dbt_spark_operator.errors import DbtSparkOperatorError
 
@@ -142,7 +149,50 @@ class KyuubiProfileMapping(BaseProfileMapping):
     @property
     def profile(self) -> dict[str, Any]:
         """The dbt target: the password only as an ``env_var()`` reference to :meth:`password_env_var`."""
-        values = self.settings
+        return self._target(self.settings)
+
+    def read(self, profile_name: str, target_name: str) -> RenderedProfile:
+        """The connection read now (by a new mapping: never a connection an earlier task read), mapped,
+        validated and rendered once: what a task run hands dbt. No server is asked
+        (:func:`~dbt_spark_operator.connection.endpoint.check_endpoint` does that)."""
+        reader = type(self)(
+            self.conn_id,
+            dict(self.profile_args),
+            disable_event_tracking=self.disable_event_tracking,
+            dbt_config_vars=self.dbt_config_vars,
+        )
+        values = reader.settings
+        return RenderedProfile(
+            conn_id=self.conn_id,
+            profile_name=profile_name,
+            target_name=target_name,
+            yaml=reader._profile_file(profile_name, target_name, reader._target(dict(values))),
+            endpoint=Endpoint(
+                host=values["host"],
+                port=values["port"],
+                auth=values.get("auth", "NONE"),
+                user=values.get("user"),
+                password=values.get("password"),
+                use_ssl=bool(values.get("use_ssl")),
+                timeout=min(values["connect_timeout"], 10),
+            ),
+        )
+
+    def get_profile_file_contents(
+        self, profile_name: str, target_name: str = "cosmos_target", use_mock_values: bool = False
+    ) -> str:
+        """The ``profiles.yml`` of :attr:`profile` (or :attr:`mock_profile`), as Cosmos writes it."""
+        target = self.mock_profile if use_mock_values else self.profile
+        return self._profile_file(profile_name, target_name, target)
+
+    def _profile_file(self, profile_name: str, target_name: str, target: dict[str, Any]) -> str:
+        outputs = {target_name: {k: v for k, v in target.items() if v is not None}}
+        contents: dict[str, Any] = {profile_name: {"target": target_name, "outputs": outputs}}
+        if self.dbt_config_vars:
+            contents[profile_name]["config"] = self.dbt_config_vars.as_dict()
+        return str(yaml.dump(contents, indent=4))
+
+    def _target(self, values: dict[str, Any]) -> dict[str, Any]:
         if "password" in values:
             values["password"] = self.get_env_var_format("password")
         return {"type": self.dbt_profile_type, "method": self.dbt_profile_method, **values}
@@ -162,29 +212,6 @@ class KyuubiProfileMapping(BaseProfileMapping):
         """For local execution (Cosmos puts these in dbt's process env): the password, when there is one."""
         password = self.password
         return {self.password_env_var(): password} if password else {}
-
-    def check_endpoint(self) -> None:
-        """Before dbt connects: raise one line when the server refuses the login or does not speak TLS as
-        ``use_ssl`` says (:func:`~dbt_spark_operator.connection.endpoint.endpoint_problem`); dbt
-        would retry either for minutes. An unreachable server is not an error here: dbt's retries
-        (``connect_retries``) are for that. Checked once per connection and process."""
-        if self._endpoint_checked:
-            return
-        values = self.settings
-        problem = endpoint_problem(
-            values["host"],
-            values["port"],
-            auth=values.get("auth", "NONE"),
-            user=values.get("user"),
-            password=values.get("password"),
-            use_ssl=bool(values.get("use_ssl")),
-            timeout=min(values["connect_timeout"], 10),
-        )
-        if problem:
-            raise self._error(f"{problem}; not retried")
-        self._endpoint_checked = True
-
-    _endpoint_checked = False
 
     @property
     def password(self) -> str | None:
@@ -235,6 +262,78 @@ class KyuubiProfileMapping(BaseProfileMapping):
 
     def _error(self, problem: str) -> DbtSparkOperatorError:
         return DbtSparkOperatorError(f"Kyuubi connection {self.conn_id!r} {problem}")
+
+
+@dataclass(frozen=True)
+class RenderedProfile:
+    """A Kyuubi connection as dbt gets it in one task run (:meth:`KyuubiProfileMapping.read`): the
+    ``profiles.yml``, with the password only as an ``env_var()`` reference, and the password itself for
+    dbt's process env or the pod's Secret (:attr:`secret_env`)."""
+
+    conn_id: str
+    profile_name: str
+    target_name: str
+    yaml: str  # the profiles.yml: no secret
+    endpoint: Endpoint  # the validated address, login and TLS, the password included (not in its repr)
+
+    @property
+    def password(self) -> str | None:
+        return self.endpoint.password
+
+    @property
+    def password_env_var(self) -> str | None:
+        """The env var the profile's ``env_var()`` reads the password from; None without a password."""
+        return KyuubiProfileMapping.password_env_var() if self.password else None
+
+    @property
+    def secret_env(self) -> dict[str, str]:
+        """dbt's process env that the profile needs: the password by its variable, when there is one."""
+        password, name = self.password, self.password_env_var
+        return {name: password} if password and name else {}
+
+
+class RenderedProfileMapping(BaseProfileMapping):
+    """A :class:`RenderedProfile` as Cosmos's local operators take a profile: Cosmos writes its YAML to the
+    ``profiles.yml`` dbt reads and puts :attr:`RenderedProfile.secret_env` only in dbt's process env. It
+    reads no connection and renders nothing again.
+
+    Not ``ProfileConfig(profiles_yml_filepath=...)``: for a profiles.yml of its user's, Cosmos 1.15 adds
+    nothing to dbt's env (``ProfileConfig.ensure_profile``), so the password would have to ride on the
+    operator's ``env``, a template field that Cosmos's local operators store in Airflow's database again
+    after they ran (``overwrite_rtif_after_execution``), or in the worker's own environment."""
+
+    airflow_connection_type = KyuubiProfileMapping.airflow_connection_type
+    dbt_profile_type = KyuubiProfileMapping.dbt_profile_type
+    dbt_profile_method = KyuubiProfileMapping.dbt_profile_method
+
+    def __init__(self, rendered: RenderedProfile) -> None:
+        super().__init__(rendered.conn_id)
+        self.rendered = rendered
+
+    @property
+    def profile(self) -> dict[str, Any]:
+        """The target (Cosmos hashes it to name its profile cache): a new dict each time, as Cosmos
+        changes the one it gets."""
+        rendered = self.rendered
+        target: dict[str, Any] = yaml.safe_load(rendered.yaml)[rendered.profile_name]["outputs"][
+            rendered.target_name
+        ]
+        return target
+
+    def get_profile_file_contents(
+        self, profile_name: str, target_name: str = "cosmos_target", use_mock_values: bool = False
+    ) -> str:
+        rendered = self.rendered
+        if (profile_name, target_name) != (rendered.profile_name, rendered.target_name):
+            raise DbtSparkOperatorError(
+                f"the profile read for this task is {rendered.profile_name}.{rendered.target_name}, "
+                f"not {profile_name}.{target_name}"
+            )
+        return rendered.yaml
+
+    @property
+    def env_vars(self) -> dict[str, str]:
+        return self.rendered.secret_env
 
 
 def _check_types(values: dict[str, Any], error: Callable[[str], Exception]) -> None:

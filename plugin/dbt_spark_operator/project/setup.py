@@ -14,7 +14,12 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from cosmos import ProfileConfig
 
-from dbt_spark_operator.connection.profile import KyuubiProfileMapping
+from dbt_spark_operator.connection import endpoint
+from dbt_spark_operator.connection.profile import (
+    KyuubiProfileMapping,
+    RenderedProfile,
+    RenderedProfileMapping,
+)
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, ExecutionName, Runtime
 from dbt_spark_operator.graph import dbt_task
@@ -110,54 +115,51 @@ class ProjectSetup:
     def at_end(self) -> AssetEventsAtEnd:
         return AssetEventsAtEnd(self.operator_args.get("post_execute"))
 
-    def profile_yaml(self) -> str:
-        """The dbt profile from the connection, validated (reads the connection: never at DAG parse)."""
-        names = (self.profile.profile_name, self.profile.target_name)
-        profile: str = self.mapping.get_profile_file_contents(*names)
-        return profile
+    def read_connection(self, check_endpoint: bool = True) -> RenderedProfile:
+        """The connection read now, once for the task run that asks: the profile rendered from it, with
+        the password for dbt's env (:meth:`KyuubiProfileMapping.read`). Never kept here: a task run reads
+        the connection as it is then.
 
-    def read_connection(self, check_endpoint: bool = True) -> str:
-        """The profile rendered from the connection, read and checked.
-
-        ``check_endpoint``: one handshake with the server first (:meth:`KyuubiProfileMapping.
-        check_endpoint`): a refused login or a TLS mismatch fails the task at once, where dbt would retry
-        it as if the network had failed (``retry_all``), minutes per task."""
-        profile_yaml = self.profile_yaml()
+        ``check_endpoint``: one handshake with the server first (:func:`~dbt_spark_operator.connection.
+        endpoint.check_endpoint`): a refused login or a TLS mismatch fails the task at once, where dbt
+        would retry it as if the network had failed (``retry_all``), minutes per task."""
+        rendered = self.mapping.read(self.profile.profile_name, self.profile.target_name)
         if check_endpoint:
-            self.mapping.check_endpoint()
-        return profile_yaml
+            endpoint.check_endpoint(rendered.endpoint, rendered.conn_id)
+        return rendered
 
-    def apply_connection(self, task: Any, check_endpoint: bool = True) -> None:
-        """Read and check the connection for ``task``, one of the project's Cosmos tasks, and hand it to
-        where the task runs dbt (:meth:`DbtRuntime.apply_connection`). Call it after Airflow rendered the
-        task's templates (``pre_execute`` is): the profile holds dbt's own Jinja."""
-        self.runtime.apply_connection(self, task, self.read_connection(check_endpoint))
+    def apply_connection(self, task: Any, check_endpoint: bool = True) -> RenderedProfile:
+        """Read and check the connection for ``task``, one of the project's tasks, and hand the profile to
+        where the task runs dbt (:meth:`DbtRuntime.apply_connection`); returns it. Call it once per task
+        run, after Airflow rendered the task's templates (``pre_execute`` is): the profile holds dbt's own
+        Jinja."""
+        rendered = self.read_connection(check_endpoint)
+        self.runtime.apply_connection(self, task, rendered)
+        return rendered
 
-    def connect_pod(self, task: Any, check_endpoint: bool = True) -> None:
-        """Read and check the connection for ``task``, a task that builds a pod wherever dbt runs (the
-        nine operators run its command locally in local execution), and add it to the pod."""
-        self.add_connection_to_pod(task, self.read_connection(check_endpoint))
-
-    def add_connection_to_pod(self, task: Any, profile_yaml: str) -> None:
+    def add_connection_to_pod(self, task: Any, rendered: RenderedProfile) -> None:
         """The rendered profile and, when the connection has a password, the Secret reference that carries
         it, in ``task``'s pod."""
-        password_env = self.mapping.password_env_var() if self.mapping.password else None
-        env, secrets = self.pod_settings.connection_env(profile_yaml, password_env)
+        env, secrets = self.pod_settings.connection_env(rendered.yaml, rendered.password_env_var)
         task.env_vars = [e for e in task.env_vars or [] if e.name != env.name] + [env]
         targets = {secret.deploy_target for secret in secrets}
         task.secrets = [s for s in task.secrets or [] if s.deploy_target not in targets] + secrets
 
-    @property
-    def secret_env(self) -> dict[str, str]:
-        """The env a pod gets from its Secrets, with their values from the connection, by variable name:
-        local execution runs the pod's command with it (pods get Secret references)."""
-        return self.mapping.env_vars
+    def local_profile_config(self, rendered: RenderedProfile) -> ProfileConfig:
+        """The profile of a Cosmos local operator for one task run: ``rendered`` as it is (Cosmos writes
+        its YAML and puts the password in dbt's process env only, :class:`RenderedProfileMapping`)."""
+        return ProfileConfig(
+            profile_name=rendered.profile_name,
+            target_name=rendered.target_name,
+            profile_mapping=RenderedProfileMapping(rendered),
+        )
 
 
 @dataclass(frozen=True)
 class ConnectionAtRun:
-    """``pre_execute`` of every dbt task: the Kyuubi connection is read when the task runs, before dbt
-    starts or the pod is built (:meth:`ProjectSetup.apply_connection`); then the user's own hook, if any.
+    """``pre_execute`` of every dbt task: the Kyuubi connection is read when the task runs, once, before
+    dbt starts or the pod is built (:meth:`ProjectSetup.apply_connection`); then the user's own hook, if
+    any.
 
     A task whose class sets ``connection_when_dbt_runs`` (a watcher's node task, which resumes in a
     worker mostly to record an asset event) reads it itself, only when it runs dbt."""

@@ -11,7 +11,8 @@ May import: :mod:`~dbt_spark_operator.execution`, :mod:`~dbt_spark_operator.proj
 :mod:`~dbt_spark_operator.pod` and :mod:`~dbt_spark_operator.watcher` (inside methods: their classes),
 :mod:`~dbt_spark_operator.graph.assets` (the local run-results callback) and
 :mod:`~dbt_spark_operator.graph.dbt_task` (a task's setup, :mod:`.rendered_pod`), Cosmos's operators.
-A project's setup only for type checking: the setup holds a runtime, not the other way round.
+A project's setup only for type checking: the setup holds a runtime, not the other way round; the
+profile a task run read (:mod:`~dbt_spark_operator.connection`) only for type checking too.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from cosmos import ExecutionConfig
 
+    from dbt_spark_operator.connection.profile import RenderedProfile
     from dbt_spark_operator.pod.settings import PodSettings
     from dbt_spark_operator.project.setup import ProjectSetup
 
@@ -97,8 +99,9 @@ class DbtRuntime(Protocol):
         """One ``dbt run-operation`` task."""
         ...
 
-    def apply_connection(self, setup: ProjectSetup, task: Any, profile_yaml: str) -> None:
-        """Hand the profile rendered from the connection to where ``task`` runs dbt (when it runs)."""
+    def apply_connection(self, setup: ProjectSetup, task: Any, rendered: RenderedProfile) -> None:
+        """Hand the profile that the task run read to where ``task`` runs dbt: its pod's env and Secret
+        reference, or the profile of a Cosmos local operator."""
         ...
 
     def run_pod_command(self, task: PodCommandTask, context: Any) -> tuple[Any, str | None]:

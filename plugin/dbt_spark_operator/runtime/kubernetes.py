@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from cosmos import ExecutionConfig
 
+    from dbt_spark_operator.connection.profile import RenderedProfile
     from dbt_spark_operator.pod.settings import PodSettings
     from dbt_spark_operator.project.setup import ProjectSetup
     from dbt_spark_operator.runtime import PodCommandTask
@@ -120,8 +121,8 @@ class KubernetesRuntime:
         name_pod(task, macro_name, "operation")
         return task
 
-    def apply_connection(self, setup: ProjectSetup, task: Any, profile_yaml: str) -> None:
-        setup.add_connection_to_pod(task, profile_yaml)
+    def apply_connection(self, setup: ProjectSetup, task: Any, rendered: RenderedProfile) -> None:
+        setup.add_connection_to_pod(task, rendered)
 
     def run_pod_command(self, task: PodCommandTask, context: Any) -> tuple[Any, str | None]:
         task.log.info("Running command: %s", task.cmds + task.arguments)

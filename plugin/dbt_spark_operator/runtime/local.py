@@ -11,17 +11,19 @@ from typing import TYPE_CHECKING, Any
 from dbt_spark_operator import compat
 from dbt_spark_operator.execution import Runtime
 from dbt_spark_operator.graph.assets import keep_run_results
+from dbt_spark_operator.graph.dbt_task import builds_pod
 from dbt_spark_operator.project.paths import packages_dir
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from cosmos import ExecutionConfig
 
+    from dbt_spark_operator.connection.profile import RenderedProfile
     from dbt_spark_operator.pod.settings import PodSettings
     from dbt_spark_operator.project.setup import ProjectSetup
     from dbt_spark_operator.runtime import PodCommandTask
 
-LOCAL_PASSWORD_SECRET = ("local-connection", "password")  # resolved from the connection (secret_env)
+LOCAL_PASSWORD_SECRET = ("local-connection", "password")  # resolved from RenderedProfile.secret_env
 
 
 @functools.cache
@@ -111,8 +113,14 @@ class LocalRuntime:
         )
         return task
 
-    def apply_connection(self, setup: ProjectSetup, task: Any, profile_yaml: str) -> None:
-        return None  # a Cosmos local operator renders its own profile
+    def apply_connection(self, setup: ProjectSetup, task: Any, rendered: RenderedProfile) -> None:
+        """One of the nine operators gets it in its pod, whose command runs here with the password from
+        ``rendered`` (:meth:`run_pod_command`); a Cosmos local operator as its profile, which Cosmos writes
+        as it is, the password in dbt's process env only."""
+        if builds_pod(task):
+            setup.add_connection_to_pod(task, rendered)
+        else:
+            task.profile_config = setup.local_profile_config(rendered)
 
     def run_pod_command(self, task: PodCommandTask, context: Any) -> tuple[Any, str | None]:
         return task.run_as_local_process(context)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubernetes.client import models as k8s
 
 from dbt_spark_operator.graph.dbt_task import setup_of
+
+if TYPE_CHECKING:
+    from dbt_spark_operator.connection.profile import RenderedProfile
 
 
 def task_context(task: Any, run_id: str = "manual__render") -> dict[str, Any]:
@@ -43,19 +46,27 @@ def task_context(task: Any, run_id: str = "manual__render") -> dict[str, Any]:
     }
 
 
-def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) -> k8s.V1Pod:
+def render_pod(
+    task: Any,
+    run_id: str = "manual__render",
+    dry_run: bool = True,
+    connection: RenderedProfile | None = None,
+) -> k8s.V1Pod:
     """The pod a Cosmos Kubernetes dbt task would create, as a worker builds it: templates rendered, the
     Kyuubi connection read (the profile and the password's Secret reference added), then
     KubernetesPodOperator's own build path (on a copy: rendering replaces the task's fields).
 
     A task instance is stood in for by its identifying fields (:func:`task_context`); ``dry_run`` skips
     the one step that asks a live Kubernetes client (whether the worker runs in-cluster, a label).
+    ``connection``: the profile already read for this task (``check`` reads it first), else it is read
+    here, offline (no handshake).
     """
     task = copy.deepcopy(task)
     context = task_context(task, run_id)
     task.render_template_fields(context)
-    if (setup := setup_of(task)) is not None:  # the connection, read as the task reads it
-        setup.connect_pod(task, check_endpoint=False)  # renders offline: no handshake
+    if (setup := setup_of(task)) is not None:  # the connection, as the task gets it
+        rendered = connection or setup.read_connection(check_endpoint=False)
+        setup.runtime.apply_connection(setup, task, rendered)
     task.build_kube_args(context, task.add_cmd_flags() if hasattr(task, "add_cmd_flags") else None)
     return task.build_pod_request_obj(context, dry_run=dry_run)
 
