@@ -154,7 +154,11 @@ class KyuubiProfileMapping(BaseProfileMapping):
     def read(self, profile_name: str, target_name: str) -> RenderedProfile:
         """The connection read now (by a new mapping: never a connection an earlier task read), mapped,
         validated and rendered once: what a task run hands dbt. No server is asked
-        (:func:`~dbt_spark_operator.connection.endpoint.check_endpoint` does that)."""
+        (:func:`~dbt_spark_operator.connection.endpoint.check_endpoint` does that).
+
+        :param profile_name: the dbt profile's name in the rendered YAML
+        :param target_name: the profile target's name
+        """
         reader = type(self)(
             self.conn_id,
             dict(self.profile_args),
