@@ -105,15 +105,16 @@ def check_dag(dag: Any) -> tuple[int, list[str]]:
     """Each dbt task of ``dag`` as it would start: connection read and checked, profile rendered, the
     login tried (auth LDAP or CUSTOM), pod built (pod-based tasks). Returns how many tasks were checked
     and each distinct problem, once."""
-    from dbt_spark_operator.graph.dbt_task import builds_pod, setup_of
+    from dbt_spark_operator.graph.dbt_task import builds_pod, dbt_task_of
     from dbt_spark_operator.runtime.rendered_pod import render_pod
 
     problems: dict[str, list[str]] = {}
     checked = 0
     for task in dag.tasks:
-        setup = setup_of(task)
-        if setup is None:
+        dbt = dbt_task_of(task)
+        if dbt is None or dbt.dbt_setup is None:
             continue
+        setup = dbt.dbt_setup
         checked += 1
         try:
             setup.profile_yaml()  # the connection, read and checked

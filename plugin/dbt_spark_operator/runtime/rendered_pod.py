@@ -9,7 +9,7 @@ from typing import Any
 
 from kubernetes.client import models as k8s
 
-from dbt_spark_operator.graph.dbt_task import setup_of
+from dbt_spark_operator.graph.dbt_task import dbt_task_of
 
 
 def task_context(task: Any, run_id: str = "manual__render") -> dict[str, Any]:
@@ -54,8 +54,8 @@ def render_pod(task: Any, run_id: str = "manual__render", dry_run: bool = True) 
     task = copy.deepcopy(task)
     context = task_context(task, run_id)
     task.render_template_fields(context)
-    if (setup := setup_of(task)) is not None:  # the connection, read as the task reads it
-        setup.connect_pod(task, check_endpoint=False)  # renders offline: no handshake
+    if (dbt := dbt_task_of(task)) is not None:  # the connection, read as the task reads it
+        dbt.require_setup().connect_pod(task, check_endpoint=False)  # renders offline: no handshake
     task.build_kube_args(context, task.add_cmd_flags() if hasattr(task, "add_cmd_flags") else None)
     return task.build_pod_request_obj(context, dry_run=dry_run)
 

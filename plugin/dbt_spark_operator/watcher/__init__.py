@@ -20,8 +20,10 @@ and take another to resume; with hundreds of nodes that worker churn, not dbt, i
 deferral's exit races the trigger that fires at once (an Airflow core race, see docs/watcher.md). A
 node task here occupies no worker unless it has dbt work or an asset event to do.
 
-Modules: :mod:`.build` (the build task and its results), :mod:`.mirror` (the node tasks), :mod:`.pod`
-(the build in one pod). May import: :mod:`~dbt_spark_operator.graph.dbt_task`,
-:mod:`~dbt_spark_operator.pod` (:mod:`.pod` only), :mod:`~dbt_spark_operator.results`,
-:mod:`~dbt_spark_operator.compat`, Cosmos's build operators and Airflow's trigger API.
+Modules: :mod:`.build` (the build task and its results), :mod:`.mirror` (the node tasks, and the classes
+of local ones), :mod:`.pod` (the build in one pod, and the classes of Kubernetes node tasks). May import:
+:mod:`~dbt_spark_operator.graph.dbt_task`, :mod:`~dbt_spark_operator.runtime` (the node task classes a
+mirror's class extends: :mod:`.pod` only those of Kubernetes), :mod:`~dbt_spark_operator.pod`
+(:mod:`.pod` only), :mod:`~dbt_spark_operator.results`, :mod:`~dbt_spark_operator.compat`, Cosmos's build
+operators and Airflow's trigger API.
 """

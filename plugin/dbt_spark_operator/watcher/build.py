@@ -13,6 +13,8 @@ from typing import Any
 
 from cosmos.operators.local import DbtBuildLocalOperator
 
+from dbt_spark_operator.graph.dbt_task import DbtTask
+
 log = logging.getLogger(__name__)
 
 BUILD_TASK = "dbt_build"
@@ -176,7 +178,7 @@ class EventsToPublisher:
             self.publisher.on_event(event)
 
 
-class DbtBuildProducer(DbtBuildLocalOperator):
+class DbtBuildProducer(DbtTask, DbtBuildLocalOperator):
     """``dbt build`` of the group's selection in the worker, each node's result published as it ends.
 
     Its first try builds the selection; a later one (the task cleared) builds the nodes whose tasks did

@@ -2,8 +2,9 @@
 with the package's pod settings), and the worker reads each node's result from the pod's log as
 KubernetesPodOperator streams it (dbt's JSON log, through the operator's public ``callbacks``).
 
-The node tasks are :mod:`~dbt_spark_operator.watcher`'s mirrors of the Kubernetes execution's tasks: they
-start in the triggerer and, when they run their node themselves, run it in its own pod.
+The node tasks are :mod:`~dbt_spark_operator.watcher`'s mirrors of the Kubernetes execution's tasks
+(:data:`MIRRORS`): they start in the triggerer and, when they run their node themselves, run it in its own
+pod.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from airflow.providers.cncf.kubernetes.callbacks import KubernetesPodOperatorCal
 from cosmos.operators.kubernetes import DbtBuildKubernetesOperator
 
 from dbt_spark_operator.pod.task import PodTaskMixin
+from dbt_spark_operator.runtime import kubernetes_operators
 from dbt_spark_operator.watcher.build import ResultPublisher, start_build
+from dbt_spark_operator.watcher.mirror import MirrorMixin
 
 log = logging.getLogger(__name__)
 
@@ -69,3 +72,29 @@ class DbtBuildPodProducer(PodTaskMixin, DbtBuildKubernetesOperator):
         finally:
             results = publisher.close()
             log.info("dbt build published the results of %d nodes", len(results))
+
+
+class DbtRunKubernetesMirror(MirrorMixin, kubernetes_operators.DbtRunKubernetesOperator):
+    """A model's task in a watched build (watcher_kubernetes execution)."""
+
+
+class DbtSeedKubernetesMirror(MirrorMixin, kubernetes_operators.DbtSeedKubernetesOperator):
+    """A seed's task in a watched build (watcher_kubernetes execution)."""
+
+
+class DbtSnapshotKubernetesMirror(MirrorMixin, kubernetes_operators.DbtSnapshotKubernetesOperator):
+    """A snapshot's task in a watched build (watcher_kubernetes execution)."""
+
+
+class DbtTestKubernetesMirror(MirrorMixin, kubernetes_operators.DbtTestKubernetesOperator):
+    """A test's task in a watched build (watcher_kubernetes execution)."""
+
+
+MIRRORS: Mapping[str, type[MirrorMixin]] = {
+    "DbtRun": DbtRunKubernetesMirror,
+    "DbtSeed": DbtSeedKubernetesMirror,
+    "DbtSnapshot": DbtSnapshotKubernetesMirror,
+    "DbtTest": DbtTestKubernetesMirror,
+}
+"""The class of a watched build's node task, by the dbt class Cosmos names it after; a source's task
+(``DbtSource``, its freshness) runs as in Kubernetes execution."""
