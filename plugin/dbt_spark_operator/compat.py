@@ -13,7 +13,9 @@ import inspect
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
+
+OperatorClass = TypeVar("OperatorClass", bound=type)
 
 # --- astronomer-cosmos 1.15.1 ---------------------------------------------------------------------
 
@@ -196,6 +198,24 @@ def k8s_model_from_api_dict(cls_name: str, data: dict[str, Any]) -> Any:
 
 
 # --- apache-airflow 3.3.2 --------------------------------------------------------------------------
+
+
+def operator_init_applied_once(cls: OperatorClass) -> OperatorClass:
+    """A class decorator for an operator class that defines no ``__init__`` and has a mixin first in its
+    bases: its instances are initialised as its operator base's are, its defaults applied once.
+
+    Airflow 3.3.2's ``BaseOperatorMeta`` wraps a new class's ``__init__`` in ``apply_defaults`` (default
+    arguments, the DAG and task group from context, the arguments kept for mapping) whenever it differs
+    from the first base's; a mixin's is ``object.__init__``, so the inherited, already wrapped
+    ``__init__`` is wrapped again and every task applies its defaults twice (10 % of building a Cosmos
+    operator). The metaclass offers no option to skip it; the class gets back the ``__init__`` it
+    inherits, which the metaclass wrapped when it made that class.
+    """
+    inherited = next(klass.__dict__["__init__"] for klass in cls.__mro__[1:] if "__init__" in klass.__dict__)
+    own = cls.__dict__.get("__init__")
+    if own is not None and getattr(own, "__wrapped__", None) is inherited:
+        cls.__init__ = inherited  # type: ignore[misc]
+    return cls
 
 
 async def airflow_user(request: Any, bearer: Any) -> Any:

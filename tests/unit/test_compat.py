@@ -641,6 +641,39 @@ def test_cosmos_builds_each_node_s_task_of_the_class_compat_swaps_in():
     assert graph.calculate_operator_class is original
 
 
+def test_an_operator_class_with_a_mixin_first_gets_back_the_init_airflow_wraps_again():
+    from airflow.sdk import BaseOperator
+
+    class Base(BaseOperator):
+        def __init__(self, *, flavour: str = "plain", **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.flavour = flavour
+
+    class Mixin:
+        def mixed(self) -> str:
+            return "mixed"
+
+    class Mixed(Mixin, Base):
+        pass
+
+    wrapped = Mixed.__dict__.get("__init__")
+    assert getattr(wrapped, "__wrapped__", None) is Base.__dict__["__init__"], (
+        "compat.operator_init_applied_once: Airflow no longer wraps an inherited __init__ again (remove it)"
+    )
+    assert compat.operator_init_applied_once(Mixed) is Mixed and Mixed.__init__ is Base.__init__
+
+    class Own(Mixin, Base):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+
+    own = Own.__init__
+    assert compat.operator_init_applied_once(Own).__init__ is own  # its own __init__ stays wrapped
+
+    with DAG("once", schedule=None, start_date=datetime(2025, 1, 1), default_args={"retries": 4}):
+        task = Mixed(task_id="t", flavour="mixed")
+    assert (task.retries, task.flavour, task.mixed(), task.dag_id) == (4, "mixed", "mixed", "once")
+
+
 def test_the_provider_s_execute_returns_the_pod_s_result_which_cosmos_drops(monkeypatch):
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from cosmos.operators.kubernetes import DbtKubernetesBaseOperator, DbtRunKubernetesOperator

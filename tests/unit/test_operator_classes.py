@@ -153,3 +153,20 @@ def test_no_module_of_the_package_changes_a_task_s_class_or_makes_one_at_run_tim
             if isinstance(node, ast.Call) and ast.unparse(node.func) == "type" and len(node.args) == 3:
                 found.append(f"{path.name}:{node.lineno} makes a class with type()")
     assert found == []
+
+
+def test_the_package_s_classes_are_initialised_as_cosmos_s_defaults_applied_once():
+    from dbt_spark_operator.runtime import kubernetes_operators, local_operators
+    from dbt_spark_operator.watcher import mirror, pod
+
+    classes = [
+        *local_operators.NODE_OPERATORS.values(),
+        *kubernetes_operators.NODE_OPERATORS.values(),
+        *mirror.MIRRORS.values(),
+        *pod.MIRRORS.values(),
+        local_operators.DbtRunOperationLocalOperator,
+        kubernetes_operators.DbtRunOperationKubernetesOperator,
+    ]
+    for cls in classes:
+        cosmos_class = next(base for base in cls.__mro__ if base.__module__.startswith("cosmos."))
+        assert cls.__init__ is cosmos_class.__init__, cls.__qualname__  # not wrapped again by Airflow

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from cosmos.operators import kubernetes
 
+from dbt_spark_operator import compat
 from dbt_spark_operator.graph.dbt_task import DbtTask
 from dbt_spark_operator.pod.task import PodTaskMixin
 
@@ -33,26 +34,32 @@ class CosmosPodTask(PodTaskMixin):
         return result
 
 
+@compat.operator_init_applied_once
 class DbtRunKubernetesOperator(CosmosPodTask, kubernetes.DbtRunKubernetesOperator):
     """``dbt run`` of one model, in its pod."""
 
 
+@compat.operator_init_applied_once
 class DbtSeedKubernetesOperator(CosmosPodTask, kubernetes.DbtSeedKubernetesOperator):
     """``dbt seed`` of one seed, in its pod."""
 
 
+@compat.operator_init_applied_once
 class DbtSnapshotKubernetesOperator(CosmosPodTask, kubernetes.DbtSnapshotKubernetesOperator):
     """``dbt snapshot`` of one snapshot, in its pod."""
 
 
+@compat.operator_init_applied_once
 class DbtTestKubernetesOperator(CosmosPodTask, kubernetes.DbtTestKubernetesOperator):
     """``dbt test`` of one test, in its pod."""
 
 
+@compat.operator_init_applied_once
 class DbtSourceKubernetesOperator(CosmosPodTask, kubernetes.DbtSourceKubernetesOperator):
     """``dbt source freshness`` of one source, in its pod."""
 
 
+@compat.operator_init_applied_once
 class DbtRunOperationKubernetesOperator(CosmosPodTask, kubernetes.DbtRunOperationKubernetesOperator):
     """``dbt run-operation`` of one macro, in its pod (:func:`~dbt_spark_operator.graph.task_group.
     dbt_run_operation`)."""

@@ -193,18 +193,22 @@ class MirrorMixin(DbtTask):
 # The UI's operator names: DbtRunMirror here, DbtRunKubernetesMirror (.pod: a pod when it runs its node).
 
 
+@compat.operator_init_applied_once
 class DbtRunMirror(MirrorMixin, local_operators.DbtRunLocalOperator):
     """A model's task in a watched build (watcher execution)."""
 
 
+@compat.operator_init_applied_once
 class DbtSeedMirror(MirrorMixin, local_operators.DbtSeedLocalOperator):
     """A seed's task in a watched build (watcher execution)."""
 
 
+@compat.operator_init_applied_once
 class DbtSnapshotMirror(MirrorMixin, local_operators.DbtSnapshotLocalOperator):
     """A snapshot's task in a watched build (watcher execution)."""
 
 
+@compat.operator_init_applied_once
 class DbtTestMirror(MirrorMixin, local_operators.DbtTestLocalOperator):
     """A test's task in a watched build (watcher execution)."""
 

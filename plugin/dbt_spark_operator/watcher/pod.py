@@ -16,6 +16,7 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.callbacks import KubernetesPodOperatorCallback
 from cosmos.operators.kubernetes import DbtBuildKubernetesOperator
 
+from dbt_spark_operator import compat
 from dbt_spark_operator.pod.task import PodTaskMixin
 from dbt_spark_operator.runtime import kubernetes_operators
 from dbt_spark_operator.watcher.build import ResultPublisher, start_build
@@ -74,18 +75,22 @@ class DbtBuildPodProducer(PodTaskMixin, DbtBuildKubernetesOperator):
             log.info("dbt build published the results of %d nodes", len(results))
 
 
+@compat.operator_init_applied_once
 class DbtRunKubernetesMirror(MirrorMixin, kubernetes_operators.DbtRunKubernetesOperator):
     """A model's task in a watched build (watcher_kubernetes execution)."""
 
 
+@compat.operator_init_applied_once
 class DbtSeedKubernetesMirror(MirrorMixin, kubernetes_operators.DbtSeedKubernetesOperator):
     """A seed's task in a watched build (watcher_kubernetes execution)."""
 
 
+@compat.operator_init_applied_once
 class DbtSnapshotKubernetesMirror(MirrorMixin, kubernetes_operators.DbtSnapshotKubernetesOperator):
     """A snapshot's task in a watched build (watcher_kubernetes execution)."""
 
 
+@compat.operator_init_applied_once
 class DbtTestKubernetesMirror(MirrorMixin, kubernetes_operators.DbtTestKubernetesOperator):
     """A test's task in a watched build (watcher_kubernetes execution)."""
 
