@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import inspect
 import os
 import typing
 from collections.abc import Mapping
@@ -80,6 +81,9 @@ def test_each_node_task_is_of_the_package_s_class_chosen_when_it_is_built(execut
         assert getattr(importlib.import_module(cls.__module__), cls.__qualname__) is cls  # module-level
         assert isinstance(task, DbtTask) and task.dbt_setup is not None
         assert builds_pod(task) is (parsed.runtime is Runtime.KUBERNETES), task.task_id
+        if parsed.runtime is Runtime.KUBERNETES:  # Cosmos's Kubernetes classes' signatures, precomputed
+            inits = [k.__dict__.get("__init__") for k in cls.__mro__]
+            assert all("__signature__" in f.__dict__ for f in inits if inspect.isfunction(f)), cls
         mirrors = parsed.graph is Graph.WATCHED_BUILD and kind != "source"
         assert task.connection_when_dbt_runs is mirrors and task.start_from_trigger is mirrors, task.task_id
         if mirrors:

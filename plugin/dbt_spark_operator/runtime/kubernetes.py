@@ -34,16 +34,25 @@ def _accepted_args() -> frozenset[str]:
 @functools.cache
 def precompute_init_signatures() -> None:
     """Cosmos reads the signature of every KubernetesPodOperator class for every task it builds: give
-    them, and the classes of the package's pod tasks, a precomputed one
-    (:func:`compat.precompute_init_signatures`)."""
+    them a precomputed one (:func:`compat.precompute_init_signatures`)."""
     from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
     from cosmos.operators.base import AbstractDbtBase
 
-    from dbt_spark_operator.runtime import kubernetes_operators
-    from dbt_spark_operator.watcher.pod import MIRRORS
+    compat.precompute_init_signatures((KubernetesPodOperator, AbstractDbtBase))
 
-    ours = (*kubernetes_operators.NODE_OPERATORS.values(), *MIRRORS.values())
-    compat.precompute_init_signatures((KubernetesPodOperator, AbstractDbtBase, *ours))
+
+@functools.cache
+def _node_operators(graph: Graph) -> Mapping[str, type[DbtTask]]:
+    """The node task classes of ``graph``, their signatures precomputed as Cosmos's own."""
+    from dbt_spark_operator.runtime.kubernetes_operators import NODE_OPERATORS
+
+    classes = NODE_OPERATORS
+    if graph is Graph.WATCHED_BUILD:
+        from dbt_spark_operator.watcher.pod import MIRRORS
+
+        classes = {**NODE_OPERATORS, **MIRRORS}
+    compat.precompute_init_signatures(classes.values())
+    return classes
 
 
 @dataclass(frozen=True)
@@ -89,13 +98,7 @@ class KubernetesRuntime:
         return None  # the pod's (execution_config), not this host's
 
     def node_operators(self, graph: Graph) -> Mapping[str, type[DbtTask]]:
-        from dbt_spark_operator.runtime.kubernetes_operators import NODE_OPERATORS
-
-        if graph is Graph.WATCHED_BUILD:
-            from dbt_spark_operator.watcher.pod import MIRRORS
-
-            return {**NODE_OPERATORS, **MIRRORS}
-        return NODE_OPERATORS
+        return _node_operators(graph)
 
     def node_task(self, task: Any) -> None:
         """A pod task named and labelled after its node, with resources from the node's ``meta``."""
