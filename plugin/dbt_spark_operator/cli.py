@@ -109,14 +109,15 @@ def check_dag(dag: Any) -> tuple[int, list[str]]:
     """Each dbt task of ``dag`` as it would start: connection read and checked, profile rendered, the
     login tried (auth LDAP or CUSTOM), pod built (pod-based tasks). Returns how many tasks were checked
     and each distinct problem, once."""
-    from dbt_spark_operator.graph.dbt_task import builds_pod, setup_of
+    from dbt_spark_operator.graph.dbt_task import builds_pod, dbt_task_of
     from dbt_spark_operator.runtime.rendered_pod import render_pod
 
     problems: dict[str, list[str]] = {}
     read: dict[int, RenderedProfile] = {}
     checked = 0
     for task in dag.tasks:
-        if setup_of(task) is None:
+        dbt = dbt_task_of(task)
+        if dbt is None or dbt.dbt_setup is None:
             continue
         checked += 1
         try:
@@ -139,9 +140,10 @@ def check_dag(dag: Any) -> tuple[int, list[str]]:
 def _connection(task: Any, read: dict[int, RenderedProfile], check_endpoint: bool) -> RenderedProfile | None:
     """The connection of ``task``'s project as its tasks read it, read once per project for one command
     (``read``, by project setup); None for a task of no dbt project."""
-    from dbt_spark_operator.graph.dbt_task import setup_of
+    from dbt_spark_operator.graph.dbt_task import dbt_task_of
 
-    setup = setup_of(task)
+    dbt = dbt_task_of(task)
+    setup = dbt.dbt_setup if dbt is not None else None
     if setup is None:
         return None
     if id(setup) not in read:

@@ -12,8 +12,10 @@ import contextlib
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, TypeVar
+
+OperatorClass = TypeVar("OperatorClass", bound=type)
 
 # --- astronomer-cosmos 1.15.1 ---------------------------------------------------------------------
 
@@ -22,12 +24,14 @@ def cosmos_test_task(
     task_id: str,
     *,
     test: Any,
+    operator_class: type,
     render_config: Any,
     converter_kwargs: dict[str, Any],
     dag: Any,
     task_group: Any,
 ) -> Any:
-    """One Cosmos test task for one dbt test node, built as Cosmos builds its own test tasks.
+    """One test task of class ``operator_class`` (a subclass of Cosmos's test operator of the execution
+    mode) for one dbt test node, built as Cosmos builds its own test tasks.
 
     ``cosmos.airflow.graph.create_test_task_metadata`` and ``cosmos.core.airflow.get_airflow_task`` are
     not public; Cosmos's node converters receive the keyword arguments used here (``execution_mode``,
@@ -49,6 +53,7 @@ def cosmos_test_task(
         enable_owner_inheritance=converter_kwargs["enable_owner_inheritance"],
     )
     meta.arguments["select"] = "fqn:" + ".".join(test.fqn or [])  # exactly this test
+    meta.operator_class = f"{operator_class.__module__}.{operator_class.__qualname__}"
     return get_airflow_task(meta, dag, task_group)
 
 
@@ -73,42 +78,46 @@ def cosmos_detached_test_ids(task_id: Callable[[Any], str]) -> Iterator[None]:
         graph.calculate_detached_node_name = original
 
 
+@contextlib.contextmanager
+def cosmos_operator_classes(classes: Mapping[str, type]) -> Iterator[None]:
+    """While Cosmos renders a task group: build the task of each node Cosmos would build as one of its
+    operators ``<dbt class><mode>Operator`` (``DbtRunKubernetesOperator``...) as ``classes[<dbt class>]``
+    (keys ``"DbtRun"``, ``"DbtSeed"``...), a subclass of that operator; a dbt class missing from
+    ``classes`` is an error.
+
+    Cosmos 1.15.1 computes each task's class path in ``cosmos.airflow.graph.calculate_operator_class``
+    (``cosmos.operators.<mode>.<dbt class><Mode>Operator``) and imports it by that path
+    (``cosmos.core.airflow.get_airflow_task``); no render option or operator argument chooses the class,
+    and a node converter would have to build every task as Cosmos does (``cosmos.airflow.graph``,
+    internal). Cosmos calls the function through its module at render time, so swapping it for the
+    render is enough.
+    """
+    import cosmos.airflow.graph as graph
+
+    from dbt_spark_operator.errors import DbtSparkOperatorError
+
+    original = graph.calculate_operator_class
+    paths = {name: f"{cls.__module__}.{cls.__qualname__}" for name, cls in classes.items()}
+
+    def operator_class(execution_mode: Any, dbt_class: str) -> str:
+        if dbt_class not in paths:
+            cosmos_class = original(execution_mode=execution_mode, dbt_class=dbt_class)
+            raise DbtSparkOperatorError(f"Cosmos builds a {cosmos_class}: this package has no class for it")
+        return paths[dbt_class]
+
+    graph.calculate_operator_class = operator_class
+    try:
+        yield
+    finally:
+        graph.calculate_operator_class = original
+
+
 def cosmos_node_config(task: Any) -> dict[str, Any]:
     """The dbt node a Cosmos task renders (name, resource_type, config, unique_id), or ``{}``.
 
     Cosmos keeps it in the operator's ``extra_context["dbt_node_config"]``; it offers no accessor.
     """
     return (getattr(task, "extra_context", None) or {}).get("dbt_node_config") or {}
-
-
-def cosmos_pod_task(task: Any) -> None:
-    """Make a Cosmos Kubernetes task one of this package's pod tasks: :class:`~dbt_spark_operator.pod.task.
-    PodTaskMixin` (the XCom sidecar's image, a refused pod's reason) and what its pod returned (the XCom
-    sidecar's ``return.json``) kept as ``task.dbt_pod_result``, for the task's ``post_execute``.
-
-    Cosmos 1.15.1 builds the task group's operators itself (and its ``_k8s_common.build_and_run_cmd``
-    calls ``KubernetesPodOperator.execute`` and only logs its result: the task pushes no return value
-    and no hook sees it); KubernetesPodOperator's ``callbacks`` run before the sidecar is read. Its public
-    ``extract_xcom(pod)`` reads it, called on the task itself (provider 10.25), so the task's class
-    becomes a subclass (same name and module: serialized DAGs do not change) with the mixin and an
-    ``extract_xcom`` that also keeps it. Unlike an instance attribute, a class survives the copies
-    Airflow makes of a task before running it.
-    """
-    cosmos_task_class(task, _pod_task_class(type(task)))
-
-
-def cosmos_task_class(task: Any, cls: type) -> None:
-    """Make ``task``, an operator Cosmos built, an instance of ``cls``: a subclass of its class (a
-    mixin's methods before Cosmos's), its attributes as they are.
-
-    Cosmos 1.15.1 builds each node's operator itself, from its execution mode's classes; no render option
-    or operator argument chooses the class, and a node converter would have to build the task as Cosmos
-    does (``cosmos.airflow.graph``, internal). Assigning ``__class__`` keeps what Cosmos set on the
-    operator; it needs a subclass with the same instance layout (no ``__slots__`` of its own).
-    """
-    if not issubclass(cls, type(task)):
-        raise TypeError(f"{cls.__qualname__} is not a subclass of {type(task).__qualname__}")
-    task.__class__ = cls
 
 
 def cosmos_kubernetes_execute(task: Any, context: Any) -> Any:
@@ -145,27 +154,6 @@ def operator_arguments(classes: Iterable[type]) -> frozenset[str]:
             if klass is BaseOperator:
                 break
     return frozenset(names - {"self", "args", "kwargs"})
-
-
-_POD_TASKS: dict[type, type] = {}
-
-
-def _pod_task_class(cls: type) -> type:
-    from dbt_spark_operator.graph.dbt_task import keep_result
-    from dbt_spark_operator.pod.task import PodTaskMixin
-
-    if getattr(cls, "_keeps_pod_result", False):
-        return cls
-    if cls not in _POD_TASKS:
-
-        def extract_xcom(self: Any, pod: Any) -> Any:
-            result = cls.extract_xcom(self, pod)  # type: ignore[attr-defined]  # a KubernetesPodOperator
-            keep_result(self, result)
-            return result
-
-        namespace = {"extract_xcom": extract_xcom, "_keeps_pod_result": True, "__module__": cls.__module__}
-        _POD_TASKS[cls] = type(cls.__name__, (PodTaskMixin, cls), namespace)
-    return _POD_TASKS[cls]
 
 
 def connection_field(mapping: Any, field: str) -> Any:
@@ -225,6 +213,24 @@ def k8s_model_from_api_dict(cls_name: str, data: dict[str, Any]) -> Any:
 
 
 # --- apache-airflow 3.3.2 --------------------------------------------------------------------------
+
+
+def operator_init_applied_once(cls: OperatorClass) -> OperatorClass:
+    """A class decorator for an operator class that defines no ``__init__`` and has a mixin first in its
+    bases: its instances are initialised as its operator base's are, its defaults applied once.
+
+    Airflow 3.3.2's ``BaseOperatorMeta`` wraps a new class's ``__init__`` in ``apply_defaults`` (default
+    arguments, the DAG and task group from context, the arguments kept for mapping) whenever it differs
+    from the first base's; a mixin's is ``object.__init__``, so the inherited, already wrapped
+    ``__init__`` is wrapped again and every task applies its defaults twice (10 % of building a Cosmos
+    operator). The metaclass offers no option to skip it; the class gets back the ``__init__`` it
+    inherits, which the metaclass wrapped when it made that class.
+    """
+    inherited = next(klass.__dict__["__init__"] for klass in cls.__mro__[1:] if "__init__" in klass.__dict__)
+    own = cls.__dict__.get("__init__")
+    if own is not None and getattr(own, "__wrapped__", None) is inherited:
+        cls.__init__ = inherited  # type: ignore[misc]
+    return cls
 
 
 async def airflow_user(request: Any, bearer: Any) -> Any:

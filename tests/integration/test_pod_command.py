@@ -68,7 +68,7 @@ def test_pod_commands_build_the_chain_to_simple_pipeline(engine, kube_dag, tmp_p
     assert not (tmp_path / "analytics.simple_pipeline.not_null_simple_pipeline_id" / "xcom").exists()
     model = kube_dag.task_dict["analytics.simple_pipeline.run"]
     returned = json.loads((tmp_path / model.task_id / "xcom" / "return.json").read_text())
-    model.dbt_pod_result = returned  # what extract_xcom keeps in a cluster (compat.cosmos_pod_task)
+    model.dbt_pod_result = returned  # what extract_xcom keeps in a cluster (CosmosPodTask)
     events = OutletEventAccessors()
     AssetEventsAtEnd()({"task": model, "outlet_events": events})
     (asset,) = model.outlets

@@ -444,6 +444,9 @@ def test_cosmos_test_task_builder_takes_what_compat_passes():
     assert list(inspect.signature(get_airflow_task).parameters)[:3] == ["task", "dag", "task_group"], (
         "compat.cosmos_test_task: get_airflow_task(task, dag, task_group) changed"
     )
+    assert "task.operator_class" in inspect.getsource(get_airflow_task), (
+        "compat.cosmos_test_task: get_airflow_task no longer builds the class the metadata names"
+    )
 
 
 def test_cosmos_profile_mapping_reads_connection_fields(monkeypatch):
@@ -603,36 +606,6 @@ def test_cosmos_names_detached_tests_through_the_function_compat_swaps():
     assert graph.calculate_detached_node_name is original
 
 
-def test_cosmos_kubernetes_tasks_hand_the_pod_result_to_extract_xcom_only():
-    import cosmos.operators._k8s_common as k8s_common
-    from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-    from cosmos.operators.kubernetes import DbtRunKubernetesOperator
-
-    source = inspect.getsource(k8s_common.build_and_run_cmd)
-    assert "pod_operator_class.execute(operator, context)" in source and "return result" not in source, (
-        "compat.cosmos_pod_task: Cosmos's build_and_run_cmd changed (returns the result?)"
-    )
-    assert "self.extract_xcom(pod=self.pod)" in inspect.getsource(KubernetesPodOperator.execute_sync), (
-        "compat.cosmos_pod_task: KubernetesPodOperator no longer reads the sidecar via extract_xcom"
-    )
-
-    with DAG("kept", schedule=None, start_date=datetime(2025, 1, 1)):
-        task = DbtRunKubernetesOperator(task_id="run", project_dir="/opt/dbt/projects/p", profile_config=None)
-    compat.cosmos_pod_task(task)
-    kept = type(task)
-    assert kept.__name__ == "DbtRunKubernetesOperator" and kept.__module__ == "cosmos.operators.kubernetes"
-    assert issubclass(kept, DbtRunKubernetesOperator)
-    compat.cosmos_pod_task(task)
-    assert type(task) is kept  # once, whatever the number of calls
-    original = KubernetesPodOperator.extract_xcom
-    try:
-        KubernetesPodOperator.extract_xcom = lambda self, pod: {"results": [pod]}
-        assert task.extract_xcom("pod") == {"results": ["pod"]}
-    finally:
-        KubernetesPodOperator.extract_xcom = original
-    assert task.dbt_pod_result == {"results": ["pod"]}
-
-
 def test_the_xcom_class_triggers_use_and_the_message_task_instances_would_send():
     """compat.trigger_xcom_get/set: the internal XCom class keeps get_one and set; and a trigger's task
     instance still cannot pull (its xcom_pull sends a message the triggerer does not serve)."""
@@ -653,28 +626,77 @@ def test_the_xcom_class_triggers_use_and_the_message_task_instances_would_send()
     )
 
 
-def test_a_cosmos_task_takes_a_subclass_with_its_attributes():
-    import copy
+def test_cosmos_builds_each_node_s_task_of_the_class_compat_swaps_in():
+    import cosmos.airflow.graph as graph
+    from cosmos.constants import ExecutionMode
+    from cosmos.core.airflow import get_airflow_task
 
-    from cosmos.operators.kubernetes import DbtRunKubernetesOperator
+    from dbt_spark_operator.errors import DbtSparkOperatorError
+    from dbt_spark_operator.runtime import kubernetes_operators, local_operators
+    from dbt_spark_operator.watcher import mirror, pod
+
+    for builder in (graph.create_task_metadata, graph.create_test_task_metadata):
+        assert "calculate_operator_class(" in inspect.getsource(builder), (
+            f"compat.cosmos_operator_classes: Cosmos's {builder.__name__} no longer names the task's class "
+            "with calculate_operator_class"
+        )
+    assert "task.operator_class" in inspect.getsource(get_airflow_task), (
+        "compat.cosmos_operator_classes: get_airflow_task no longer builds the class the metadata names"
+    )
+    # Each class of the package replaces the operator Cosmos names for its dbt class: it extends it.
+    for mode, classes in [
+        (ExecutionMode.LOCAL, {**local_operators.NODE_OPERATORS, **mirror.MIRRORS}),
+        (ExecutionMode.KUBERNETES, {**kubernetes_operators.NODE_OPERATORS, **pod.MIRRORS}),
+    ]:
+        for dbt_class, ours in classes.items():
+            module, name = graph.calculate_operator_class(mode, dbt_class).rsplit(".", 1)
+            cosmos_class = getattr(importlib.import_module(module), name, None)
+            assert cosmos_class is not None and issubclass(ours, cosmos_class), (
+                f"compat.cosmos_operator_classes: Cosmos names {module}.{name} for {dbt_class} "
+                f"({mode.value}), which {ours.__qualname__} does not extend"
+            )
+
+    original = graph.calculate_operator_class
+    with compat.cosmos_operator_classes(local_operators.NODE_OPERATORS):
+        assert graph.calculate_operator_class(execution_mode=ExecutionMode.LOCAL, dbt_class="DbtRun") == (
+            "dbt_spark_operator.runtime.local_operators.DbtRunLocalOperator"
+        )
+        with pytest.raises(DbtSparkOperatorError, match=r"cosmos\.operators\.local\.DbtBuildLocalOperator"):
+            graph.calculate_operator_class(ExecutionMode.LOCAL, "DbtBuild")
+    assert graph.calculate_operator_class is original
+
+
+def test_an_operator_class_with_a_mixin_first_gets_back_the_init_airflow_wraps_again():
+    from airflow.sdk import BaseOperator
+
+    class Base(BaseOperator):
+        def __init__(self, *, flavour: str = "plain", **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.flavour = flavour
 
     class Mixin:
         def mixed(self) -> str:
             return "mixed"
 
-    with DAG("swapped", schedule=None, start_date=datetime(2025, 1, 1)):
-        task = DbtRunKubernetesOperator(task_id="run", project_dir="/opt/dbt/projects/p", profile_config=None)
-    subclass = type("Swapped", (Mixin, DbtRunKubernetesOperator), {})
-    compat.cosmos_task_class(task, subclass)
-    assert type(task) is subclass and task.mixed() == "mixed", "compat.cosmos_task_class: no class swap"
-    assert (task.task_id, task.dag_id, task.project_dir) == ("run", "swapped", "/opt/dbt/projects/p"), (
-        "compat.cosmos_task_class: the task lost what Cosmos set"
+    class Mixed(Mixin, Base):
+        pass
+
+    wrapped = Mixed.__dict__.get("__init__")
+    assert getattr(wrapped, "__wrapped__", None) is Base.__dict__["__init__"], (
+        "compat.operator_init_applied_once: Airflow no longer wraps an inherited __init__ again (remove it)"
     )
-    assert type(copy.deepcopy(task)) is subclass, (
-        "compat.cosmos_task_class: a copy of the task lost its class"
-    )
-    with pytest.raises(TypeError, match="not a subclass"):
-        compat.cosmos_task_class(task, Mixin)
+    assert compat.operator_init_applied_once(Mixed) is Mixed and Mixed.__init__ is Base.__init__
+
+    class Own(Mixin, Base):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+
+    own = Own.__init__
+    assert compat.operator_init_applied_once(Own).__init__ is own  # its own __init__ stays wrapped
+
+    with DAG("once", schedule=None, start_date=datetime(2025, 1, 1), default_args={"retries": 4}):
+        task = Mixed(task_id="t", flavour="mixed")
+    assert (task.retries, task.flavour, task.mixed(), task.dag_id) == (4, "mixed", "mixed", "once")
 
 
 def test_the_provider_s_execute_returns_the_pod_s_result_which_cosmos_drops(monkeypatch):

@@ -1,5 +1,5 @@
 """``execution`` parsed in one place (two axes), the runtime chosen for each place dbt runs, and the
-typed accessors of what the package keeps on an operator."""
+accessor of a dbt task of the package, its state typed on its class."""
 
 from __future__ import annotations
 
@@ -64,18 +64,24 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m.
     assert python_json(script, env=dict(os.environ)) == []
 
 
-def test_the_accessors_read_what_they_wrote_and_nothing_on_another_task():
-    task, other = SimpleNamespace(task_id="t"), SimpleNamespace(task_id="o")
-    setup = SimpleNamespace(project_name="p")
-    dbt_task.set_setup(task, setup)
-    dbt_task.set_unique_id(task, "model.p.m")
-    dbt_task.keep_result(task, {"results": []})
-    assert dbt_task.setup_of(task) is setup and dbt_task.require_setup(task) is setup
-    assert dbt_task.unique_id_of(task) == "model.p.m" and dbt_task.result_of(task) == {"results": []}
-    assert (dbt_task.setup_of(other), dbt_task.unique_id_of(other), dbt_task.result_of(other)) == (None,) * 3
+class _Task(dbt_task.DbtTask):
+    task_id = "t"
+
+
+def test_the_accessor_finds_the_package_s_dbt_tasks_whose_state_is_typed_on_their_class():
+    task, other = _Task(), SimpleNamespace(task_id="o", dbt_setup=SimpleNamespace())
+    assert dbt_task.dbt_task_of(task) is task and dbt_task.require_dbt_task(task) is task
+    assert dbt_task.dbt_task_of(other) is None  # an attribute of that name makes no dbt task
     with pytest.raises(DbtSparkOperatorError, match="'o' is no dbt task of this package"):
-        dbt_task.require_setup(other)
-    assert dbt_task.reads_connection_at_start(other) and not dbt_task.builds_pod(other)
+        dbt_task.require_dbt_task(other)
+    state = (task.dbt_setup, task.dbt_unique_id, task.dbt_pod_result, task.connection_when_dbt_runs)
+    assert state == (None, None, None, False)
+    with pytest.raises(DbtSparkOperatorError, match="dbt task 't' has no project setup"):
+        task.require_setup()
+    setup = SimpleNamespace(project_name="p")
+    task.dbt_setup = setup
+    assert task.require_setup() is setup and _Task().dbt_setup is None  # the instance's, not the class's
+    assert not dbt_task.builds_pod(task) and not dbt_task.builds_pod(other)
 
 
 def test_the_package_exports_the_execution_types():

@@ -39,7 +39,7 @@ from dbt_spark_operator.execution import Execution, ExecutionName, Runtime
 from dbt_spark_operator.pod.settings import ARTIFACT_ENV, DOCS_DAG_ENV, STATE_MOUNT, PodSettings, name_pod
 from dbt_spark_operator.pod.task import PodTaskMixin
 from dbt_spark_operator.project.config import DbtProject, KyuubiProfile, configs, flat_keywords
-from dbt_spark_operator.project.setup import check_operator_args, project_setup
+from dbt_spark_operator.project.setup import ProjectSetup, check_operator_args, project_setup
 from dbt_spark_operator.results import describe, summarize
 from dbt_spark_operator.runtime.local_process import run_locally
 from dbt_spark_operator.runtime.process_group import stop_group
@@ -87,6 +87,7 @@ class DbtSparkOperator(PodTaskMixin, DbtKubernetesBaseOperator):
     template_fields: Sequence[str] = (*DbtKubernetesBaseOperator.template_fields, "flag_values", "dbt_flags")
     template_fields_renderers = {**KubernetesPodOperator.template_fields_renderers, "flag_values": "json"}
     _local_process: subprocess.Popen[str] | None = None  # run_as_local_process's, for on_kill
+    dbt_setup: ProjectSetup  # set when the operator is built
     _connection: RenderedProfile | None = None  # what execute read, for the local process's env
 
     @flat_keywords

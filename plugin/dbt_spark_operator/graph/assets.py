@@ -200,7 +200,8 @@ def keep_run_results(project_dir: str, context: Any = None, **_: Any) -> None:
     path = Path(project_dir) / "target" / "run_results.json"
     if not path.is_file():
         log.warning("dbt left no %s: the asset event carries no dbt figures", path)
-    dbt_task.keep_result(context["task"], json.loads(path.read_text()) if path.is_file() else None)
+    task = dbt_task.require_dbt_task(context["task"])
+    task.dbt_pod_result = json.loads(path.read_text()) if path.is_file() else None
 
 
 @dataclass(frozen=True)
@@ -212,10 +213,10 @@ class AssetEventsAtEnd:
 
     def __call__(self, context: Any, result: Any = None) -> None:
         task = context["task"]
-        unique_id = dbt_task.unique_id_of(task)
+        dbt = dbt_task.dbt_task_of(task)
         outlets = [o for o in task.outlets or [] if isinstance(o, Asset)]  # not a user's alias
-        if unique_id is not None and outlets:
-            extra = event_extra(dbt_task.result_of(task), unique_id)
+        if dbt is not None and dbt.dbt_unique_id is not None and outlets:
+            extra = event_extra(dbt.dbt_pod_result, dbt.dbt_unique_id)
             for asset in outlets:
                 context["outlet_events"][asset].extra.update(extra)
                 written = extra.get("relation")

@@ -46,15 +46,23 @@ class OneTaskPerTest:
     Cosmos calls it for each model's ``test`` task (``node`` is the model): it returns one task per test of
     the model, in the model's group after its run task, so the group's downstream waits for all of them.
     Cosmos also calls it for each test of several models (``task_id`` is ``<test name>_test``; ``node`` is
-    then not the test, so the test is looked up by that id), which stays one task.
+    then not the test, so the test is looked up by that id), which stays one task. Each task is an
+    ``operator_class`` (the execution's test task class).
     """
 
     __name__ = "one_task_per_test"  # Cosmos logs converters by name
 
-    def __init__(self, manifest: Path, parsed: Callable[[], Manifest], render_config: RenderConfig) -> None:
+    def __init__(
+        self,
+        manifest: Path,
+        parsed: Callable[[], Manifest],
+        render_config: RenderConfig,
+        operator_class: type,
+    ) -> None:
         self.manifest = manifest
         self.parsed = parsed
         self.render_config = render_config
+        self.operator_class = operator_class
         self._by_parent: dict[str, list[DbtNode]] = {}
         self._detached: dict[str, DbtNode] = {}
         self._names: dict[str, str] = {}
@@ -90,6 +98,7 @@ class OneTaskPerTest:
         task: BaseOperator = compat.cosmos_test_task(
             task_id,
             test=test,
+            operator_class=self.operator_class,
             render_config=self.render_config,
             converter_kwargs=kwargs,
             dag=dag,

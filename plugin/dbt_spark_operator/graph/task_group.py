@@ -20,8 +20,8 @@ from cosmos.constants import DbtResourceType, LoadMode, SourceRenderingBehavior,
 from dbt_spark_operator import compat, deprecations
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, ExecutionName, Graph
-from dbt_spark_operator.graph import dbt_task
 from dbt_spark_operator.graph.assets import PRODUCERS, ProjectAssets
+from dbt_spark_operator.graph.dbt_task import DbtTask, dbt_task_of
 from dbt_spark_operator.graph.per_test import OneTaskPerTest, detached_test_id, test_task_id
 from dbt_spark_operator.project.config import DbtProject, KyuubiProfile, configs, flat_keywords
 from dbt_spark_operator.project.manifest import Manifest, manifest_path, read_manifest
@@ -112,7 +112,9 @@ def dbt_task_group(
         should_detach_multiple_parents_tests=True,
         emit_datasets=False,  # Cosmos's OpenLineage assets (local only, at run time): ours are declared
     )
-    tests = OneTaskPerTest(manifest_file, parsed, render_config)
+    # Each node's task is of the package's class for the execution, chosen as Cosmos builds it.
+    operators = runtime.node_operators(mode.graph)
+    tests = OneTaskPerTest(manifest_file, parsed, render_config, operators["DbtTest"])
     render_config.node_converters = {DbtResourceType.TEST: tests}
     project_config = ProjectConfig(
         dbt_project_path=runtime.rendered_project_path(setup),
@@ -123,7 +125,7 @@ def dbt_task_group(
     # The manifest is a local file (checked above). Cosmos wraps it in Airflow's ObjectStoragePath, whose
     # first use loads every Airflow plugin (0.17 s of a parse); a plain Path is a type Cosmos takes too.
     project_config.manifest_path = manifest_file
-    with compat.cosmos_detached_test_ids(detached_test_id):
+    with compat.cosmos_detached_test_ids(detached_test_id), compat.cosmos_operator_classes(operators):
         group = DbtTaskGroup(
             group_id=group_id,
             project_config=project_config,
@@ -140,9 +142,10 @@ def dbt_task_group(
         )
     assets = ProjectAssets(parsed(), kyuubi.conn_id, kyuubi.profile_args.get("schema"))
     for task in _tasks(group):
-        dbt_task.set_setup(task, setup)  # what the run-time hook (ConnectionAtRun) reads
         _node_assets(task, assets, runtime)
-        runtime.node_task(task)
+        if isinstance(task, DbtTask):  # not an EmptyOperator Cosmos puts in a node's place
+            task.dbt_setup = setup  # what the run-time hook (ConnectionAtRun) reads
+            runtime.node_task(task)
     if mode.graph is Graph.WATCHED_BUILD:
         _watch(group, setup, select, exclude)
     return group
@@ -150,15 +153,18 @@ def dbt_task_group(
 
 def _watch(group: TaskGroup, setup: ProjectSetup, select: Sequence[str], exclude: Sequence[str]) -> None:
     """Watcher execution: one build task for the group's selection; every seed, model, snapshot and test
-    task mirrors its node's result from it (a source's freshness task runs as in its execution)."""
+    task (a mirror, :data:`~dbt_spark_operator.watcher.mirror.MIRRORS`) mirrors its node's result from it
+    (a source's freshness task runs as in its execution)."""
     from dbt_spark_operator.watcher.build import BUILD_TASK
-    from dbt_spark_operator.watcher.mirror import make_mirror
+    from dbt_spark_operator.watcher.mirror import MirrorMixin
 
-    nodes = []
+    nodes: list[tuple[Any, str]] = []
     for task in _tasks(group):
-        node = compat.cosmos_node_config(task)
-        if node.get("resource_type") in (*PRODUCERS, "test") and node.get("unique_id"):
-            nodes.append((task, node["unique_id"]))
+        if isinstance(task, MirrorMixin):
+            unique_id = compat.cosmos_node_config(task).get("unique_id")
+            if not unique_id:
+                raise DbtSparkOperatorError(f"task {task.task_id!r} of a watched build names no dbt node")
+            nodes.append((task, unique_id))
     build = setup.runtime.build_producer(
         setup,
         group.group_id or BUILD_TASK,
@@ -169,9 +175,8 @@ def _watch(group: TaskGroup, setup: ProjectSetup, select: Sequence[str], exclude
         exclude=" ".join(exclude) or None,
         node_tasks={task.task_id: task.select for task, _ in nodes},
     )
-    dbt_task.set_setup(build, setup)
     for task, unique_id in nodes:
-        make_mirror(task, unique_id, build.task_id)
+        task.follow_build(unique_id, build.task_id)
 
 
 def running_task_selector(group_id: str, manifest: Callable[[], Manifest]) -> list[str] | None:
@@ -248,9 +253,7 @@ def dbt_run_operation(
         deprecations.warn("dbt_run_operation: pass operator arguments as operator_args={...}")
         operator_args = {**extra_operator_args, **(operator_args or {})}
     setup = project_setup(dbt_project, kyuubi, execution=execution, pod=pod, operator_args=operator_args)
-    task = setup.runtime.run_operation(setup, task_id, macro_name)
-    dbt_task.set_setup(task, setup)
-    return task
+    return setup.runtime.run_operation(setup, task_id, macro_name)
 
 
 def _tasks(group: TaskGroup) -> Iterator[Any]:
@@ -269,7 +272,8 @@ def _node_assets(task: Any, assets: ProjectAssets, runtime: DbtRuntime) -> None:
     kind = node.get("resource_type")
     if not unique_id or kind not in (*PRODUCERS, "source"):
         return
-    dbt_task.set_unique_id(task, unique_id)
+    if (dbt := dbt_task_of(task)) is not None:
+        dbt.dbt_unique_id = unique_id
     if kind == "source":
         task.inlets = [a for a in [assets.asset(unique_id)] if a is not None]
         return

@@ -12,12 +12,11 @@ from typing import TYPE_CHECKING, Any
 from kubernetes.client.exceptions import ApiException
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
+from dbt_spark_operator.graph.dbt_task import DbtTask
 from dbt_spark_operator.pod.settings import with_xcom_sidecar_image
 
 if TYPE_CHECKING:
     from kubernetes.client import models as k8s
-
-    from dbt_spark_operator.project.setup import ProjectSetup
 
 
 def refusal(exc: ApiException) -> str | None:
@@ -34,16 +33,14 @@ def refusal(exc: ApiException) -> str | None:
     return " ".join(text.split()) or None
 
 
-class PodTaskMixin:
+class PodTaskMixin(DbtTask):
     """Mixed in before a ``KubernetesPodOperator`` subclass (the nine operators, the watcher's build pod,
     every Kubernetes task of a task group)."""
-
-    dbt_setup: ProjectSetup
 
     def build_pod_request_obj(self, context: Any = None, *, dry_run: bool = False) -> k8s.V1Pod:
         """The provider's pod, its XCom sidecar (when the task pushes XCom) on the configured image."""
         pod = super().build_pod_request_obj(context, dry_run=dry_run)  # type: ignore[misc]
-        return with_xcom_sidecar_image(pod, self.dbt_setup.pod_settings)
+        return with_xcom_sidecar_image(pod, self.require_setup().pod_settings)
 
     def get_or_create_pod(self, pod_request_obj: k8s.V1Pod, context: Any) -> k8s.V1Pod:
         """The provider's, with a refused pod failing the task with the API server's reason."""

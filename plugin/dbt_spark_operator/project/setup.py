@@ -167,9 +167,9 @@ class ConnectionAtRun:
     then: Callable[[Any], Any] | None = None
 
     def __call__(self, context: Any) -> None:
-        task = context["task"]
-        if dbt_task.reads_connection_at_start(task):
-            dbt_task.require_setup(task).apply_connection(task)
+        task = dbt_task.require_dbt_task(context["task"])
+        if not task.connection_when_dbt_runs:
+            task.require_setup().apply_connection(task)
         if self.then is not None:
             self.then(context)
 

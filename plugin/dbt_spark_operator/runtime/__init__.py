@@ -2,25 +2,28 @@
 execution.Runtime` (:mod:`.local`, :mod:`.kubernetes`), chosen by :func:`runtime_for`.
 
 A runtime answers every question whose answer depends on where dbt runs: the operators' arguments, the
-Cosmos configuration, the build task of watcher execution, the run-operation task, a node task's pod,
-how a task gets its connection when it runs, and how one of the nine operators runs and stops its pod's
-command. The Kubernetes runtime imports the Kubernetes provider and client only in its methods: a task
-process of local execution never imports them.
+Cosmos configuration, the operator class of each node task (:mod:`.local_operators`,
+:mod:`.kubernetes_operators`), the build task of watcher execution, the run-operation task, a node task's
+pod, how a task gets its connection when it runs, and how one of the nine operators runs and stops its
+pod's command. The Kubernetes runtime imports the Kubernetes provider and client only in its methods: a
+task process of local execution never imports them.
 
 May import: :mod:`~dbt_spark_operator.execution`, :mod:`~dbt_spark_operator.project.paths`,
-:mod:`~dbt_spark_operator.pod` and :mod:`~dbt_spark_operator.watcher` (inside methods: their classes),
-:mod:`~dbt_spark_operator.graph.assets` (the local run-results callback) and
-:mod:`~dbt_spark_operator.graph.dbt_task` (a task's setup, :mod:`.rendered_pod`), Cosmos's operators.
-A project's setup only for type checking: the setup holds a runtime, not the other way round; the
-profile a task run read (:mod:`~dbt_spark_operator.connection`) only for type checking too.
+:mod:`~dbt_spark_operator.pod` (:mod:`.kubernetes_operators`, and inside methods elsewhere) and
+:mod:`~dbt_spark_operator.watcher` (inside methods: their classes), :mod:`~dbt_spark_operator.graph.assets`
+(the local run-results callback) and :mod:`~dbt_spark_operator.graph.dbt_task` (what a task keeps),
+Cosmos's operators. A project's setup only for type checking: the setup holds a runtime, not the other
+way round; the profile a task run read (:mod:`~dbt_spark_operator.connection`) only for type checking
+too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dbt_spark_operator.execution import Runtime
+from dbt_spark_operator.execution import Graph, Runtime
 from dbt_spark_operator.runtime.kubernetes import KubernetesRuntime
 from dbt_spark_operator.runtime.local import LocalRuntime
 
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
     from cosmos import ExecutionConfig
 
     from dbt_spark_operator.connection.profile import RenderedProfile
+    from dbt_spark_operator.graph.dbt_task import DbtTask
     from dbt_spark_operator.pod.settings import PodSettings
     from dbt_spark_operator.project.setup import ProjectSetup
 
@@ -83,6 +87,12 @@ class DbtRuntime(Protocol):
         """The project path Cosmos's ProjectConfig gets (None: the execution configuration names it)."""
         ...
 
+    def node_operators(self, graph: Graph) -> Mapping[str, type[DbtTask]]:
+        """The class of a task group's node tasks, by the dbt class Cosmos names it after (``"DbtRun"``,
+        ``"DbtSeed"``, ``"DbtSnapshot"``, ``"DbtTest"``, ``"DbtSource"``), for a group whose graph runs
+        as ``graph`` (a watched build's node tasks mirror the build: :mod:`~dbt_spark_operator.watcher`)."""
+        ...
+
     def node_task(self, task: Any) -> None:
         """Finish a node's task that Cosmos built (its pod's name, labels and resources)."""
         ...
@@ -92,11 +102,11 @@ class DbtRuntime(Protocol):
         ...
 
     def build_producer(self, setup: ProjectSetup, node: str, **build_args: Any) -> BaseOperator:
-        """Watcher execution's build task; ``node`` names it in its pod's labels."""
+        """Watcher execution's build task, a dbt task of ``setup``; ``node`` names it in its pod's labels."""
         ...
 
     def run_operation(self, setup: ProjectSetup, task_id: str, macro_name: str) -> BaseOperator:
-        """One ``dbt run-operation`` task."""
+        """One ``dbt run-operation`` task, a dbt task of ``setup``."""
         ...
 
     def apply_connection(self, setup: ProjectSetup, task: Any, rendered: RenderedProfile) -> None:

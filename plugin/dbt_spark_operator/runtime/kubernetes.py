@@ -1,21 +1,24 @@
-"""dbt in a pod per process: Cosmos's Kubernetes operators with the package's pod settings. The
-Kubernetes provider and client are imported in the methods only (see :mod:`~dbt_spark_operator.runtime`)."""
+"""dbt in a pod per process: Cosmos's Kubernetes operators (:mod:`.kubernetes_operators`) with the
+package's pod settings. The Kubernetes provider and client are imported in the methods only (see
+:mod:`~dbt_spark_operator.runtime`)."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbt_spark_operator import compat
-from dbt_spark_operator.execution import Runtime
+from dbt_spark_operator.execution import Graph, Runtime
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from cosmos import ExecutionConfig
 
     from dbt_spark_operator.connection.profile import RenderedProfile
+    from dbt_spark_operator.graph.dbt_task import DbtTask
     from dbt_spark_operator.pod.settings import PodSettings
     from dbt_spark_operator.project.setup import ProjectSetup
     from dbt_spark_operator.runtime import PodCommandTask
@@ -37,6 +40,20 @@ def precompute_init_signatures() -> None:
     from cosmos.operators.base import AbstractDbtBase
 
     compat.precompute_init_signatures((KubernetesPodOperator, AbstractDbtBase))
+
+
+@functools.cache
+def _node_operators(graph: Graph) -> Mapping[str, type[DbtTask]]:
+    """The node task classes of ``graph``, their signatures precomputed as Cosmos's own."""
+    from dbt_spark_operator.runtime.kubernetes_operators import NODE_OPERATORS
+
+    classes = NODE_OPERATORS
+    if graph is Graph.WATCHED_BUILD:
+        from dbt_spark_operator.watcher.pod import MIRRORS
+
+        classes = {**NODE_OPERATORS, **MIRRORS}
+    compat.precompute_init_signatures(classes.values())
+    return classes
 
 
 @dataclass(frozen=True)
@@ -81,11 +98,13 @@ class KubernetesRuntime:
     def rendered_project_path(self, setup: ProjectSetup) -> Path | None:
         return None  # the pod's (execution_config), not this host's
 
+    def node_operators(self, graph: Graph) -> Mapping[str, type[DbtTask]]:
+        return _node_operators(graph)
+
     def node_task(self, task: Any) -> None:
         """A pod task named and labelled after its node, with resources from the node's ``meta``."""
         from dbt_spark_operator.pod.settings import name_pod, node_resources
 
-        compat.cosmos_pod_task(task)
         node = compat.cosmos_node_config(task)
         name_pod(task, node.get("name") or task.task_id, node.get("resource_type") or "unknown")
         custom = node_resources(node)
@@ -102,22 +121,22 @@ class KubernetesRuntime:
         build = DbtBuildPodProducer(
             project_dir=setup.pod_project_dir, **build_args, **self.operator_args(setup)
         )
+        build.dbt_setup = setup
         name_pod(build, node, "build")
         return build
 
     def run_operation(self, setup: ProjectSetup, task_id: str, macro_name: str) -> BaseOperator:
-        from cosmos.operators.kubernetes import DbtRunOperationKubernetesOperator
-
         from dbt_spark_operator.pod.settings import name_pod
+        from dbt_spark_operator.runtime.kubernetes_operators import DbtRunOperationKubernetesOperator
 
-        task: BaseOperator = DbtRunOperationKubernetesOperator(
+        task = DbtRunOperationKubernetesOperator(
             task_id=task_id,
             macro_name=macro_name,
             project_dir=setup.pod_project_dir,
             profile_config=setup.profile,
             **self.operator_args(setup),
         )
-        compat.cosmos_pod_task(task)
+        task.dbt_setup = setup
         name_pod(task, macro_name, "operation")
         return task
 

@@ -1,15 +1,16 @@
-"""dbt in the Airflow worker: Cosmos's local operators, and the nine operators' pod command as a local
-process."""
+"""dbt in the Airflow worker: Cosmos's local operators (:mod:`.local_operators`), and the nine operators'
+pod command as a local process."""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dbt_spark_operator import compat
-from dbt_spark_operator.execution import Runtime
+from dbt_spark_operator.execution import Graph, Runtime
 from dbt_spark_operator.graph.assets import keep_run_results
 from dbt_spark_operator.graph.dbt_task import builds_pod
 from dbt_spark_operator.project.paths import packages_dir
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from cosmos import ExecutionConfig
 
     from dbt_spark_operator.connection.profile import RenderedProfile
+    from dbt_spark_operator.graph.dbt_task import DbtTask
     from dbt_spark_operator.pod.settings import PodSettings
     from dbt_spark_operator.project.setup import ProjectSetup
     from dbt_spark_operator.runtime import PodCommandTask
@@ -87,6 +89,15 @@ class LocalRuntime:
     def rendered_project_path(self, setup: ProjectSetup) -> Path | None:
         return setup.path
 
+    def node_operators(self, graph: Graph) -> Mapping[str, type[DbtTask]]:
+        from dbt_spark_operator.runtime.local_operators import NODE_OPERATORS
+
+        if graph is Graph.WATCHED_BUILD:
+            from dbt_spark_operator.watcher.mirror import MIRRORS
+
+            return {**NODE_OPERATORS, **MIRRORS}
+        return NODE_OPERATORS
+
     def node_task(self, task: Any) -> None:
         return None
 
@@ -96,14 +107,16 @@ class LocalRuntime:
     def build_producer(self, setup: ProjectSetup, node: str, **build_args: Any) -> BaseOperator:
         from dbt_spark_operator.watcher.build import DbtBuildProducer
 
-        return DbtBuildProducer(
+        build = DbtBuildProducer(
             project_dir=str(setup.path), install_deps=False, **build_args, **self.operator_args(setup)
         )
+        build.dbt_setup = setup
+        return build
 
     def run_operation(self, setup: ProjectSetup, task_id: str, macro_name: str) -> BaseOperator:
-        from cosmos.operators.local import DbtRunOperationLocalOperator
+        from dbt_spark_operator.runtime.local_operators import DbtRunOperationLocalOperator
 
-        task: BaseOperator = DbtRunOperationLocalOperator(
+        task = DbtRunOperationLocalOperator(
             task_id=task_id,
             macro_name=macro_name,
             project_dir=str(setup.path),
@@ -111,6 +124,7 @@ class LocalRuntime:
             install_deps=False,
             **self.operator_args(setup),
         )
+        task.dbt_setup = setup
         return task
 
     def apply_connection(self, setup: ProjectSetup, task: Any, rendered: RenderedProfile) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from kubernetes.client import models as k8s
 
-from dbt_spark_operator.graph.dbt_task import setup_of
+from dbt_spark_operator.graph.dbt_task import dbt_task_of
 
 if TYPE_CHECKING:
     from dbt_spark_operator.connection.profile import RenderedProfile
@@ -64,7 +64,8 @@ def render_pod(
     task = copy.deepcopy(task)
     context = task_context(task, run_id)
     task.render_template_fields(context)
-    if (setup := setup_of(task)) is not None:  # the connection, as the task gets it
+    dbt = dbt_task_of(task)
+    if dbt is not None and (setup := dbt.dbt_setup) is not None:  # the connection, as the task gets it
         rendered = connection or setup.read_connection(check_endpoint=False)
         setup.runtime.apply_connection(setup, task, rendered)
     task.build_kube_args(context, task.add_cmd_flags() if hasattr(task, "add_cmd_flags") else None)

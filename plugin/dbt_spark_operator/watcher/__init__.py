@@ -21,8 +21,9 @@ deferral's exit races the trigger that fires at once (an Airflow core race, see 
 node task here occupies no worker unless it has dbt work or an asset event to do.
 
 Modules: :mod:`.build` (the build task and its results), :mod:`.events` (dbt's events as node results),
-:mod:`.mirror` (the node tasks), :mod:`.pod` (the build in one pod). May import:
-:mod:`~dbt_spark_operator.graph.dbt_task`,
-:mod:`~dbt_spark_operator.pod` (:mod:`.pod` only), :mod:`~dbt_spark_operator.results`,
+:mod:`.mirror` (the node tasks, and the classes of local ones), :mod:`.pod` (the build in one pod, and the
+classes of Kubernetes node tasks). May import: :mod:`~dbt_spark_operator.graph.dbt_task`,
+:mod:`~dbt_spark_operator.runtime` (the node task classes a mirror's class extends: :mod:`.pod` only
+those of Kubernetes), :mod:`~dbt_spark_operator.pod` (:mod:`.pod` only), :mod:`~dbt_spark_operator.results`,
 :mod:`~dbt_spark_operator.compat`, Cosmos's build operators and Airflow's trigger API.
 """

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from cosmos.operators.local import DbtBuildLocalOperator
 
+from dbt_spark_operator.graph.dbt_task import DbtTask
 from dbt_spark_operator.watcher.events import NodeResult, RunEnded, from_json_log_line, from_runner_event
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ class BuildProducer:
         return dbt_ran
 
 
-class DbtBuildProducer(BuildProducer, DbtBuildLocalOperator):
+class DbtBuildProducer(BuildProducer, DbtTask, DbtBuildLocalOperator):
     """``dbt build`` of the group's selection in the worker, each node's result published as dbt's
     runner reports it; dbt's end read from its runner's result or its process's exit code."""
 

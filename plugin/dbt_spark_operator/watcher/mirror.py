@@ -1,6 +1,7 @@
 """The node tasks of a watched build: each starts in the triggerer (:class:`NodeTrigger`), mirrors its
 node's result from the build task's XCom, and resumes in a worker only to run its node itself or to
-record its asset event (:class:`MirrorMixin`)."""
+record its asset event (:class:`MirrorMixin`). The mirrors of local execution's node tasks are here
+(:data:`MIRRORS`); those of Kubernetes execution's in :mod:`.pod`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from airflow.triggers.base import (
     BaseTrigger,
@@ -19,8 +20,9 @@ from airflow.triggers.base import (
 )
 
 from dbt_spark_operator import compat
-from dbt_spark_operator.graph import dbt_task
+from dbt_spark_operator.graph.dbt_task import DbtTask
 from dbt_spark_operator.results import NodeStatus
+from dbt_spark_operator.runtime import local_operators
 from dbt_spark_operator.watcher.build import BUILD_KEY, FINAL, MIRROR_KEY, POKE_SECONDS
 
 log = logging.getLogger(__name__)
@@ -133,13 +135,29 @@ def _resume(payload: dict[str, Any]) -> TriggerEvent:
     return TriggerEvent(payload)  # type: ignore[no-untyped-call]
 
 
-class MirrorMixin:
-    """Mixed into a Cosmos local or Kubernetes operator of one node: the task starts in the triggerer
+class MirrorMixin(DbtTask):
+    """Mixed in before the class of a local or Kubernetes node task: the task starts in the triggerer
     (:class:`NodeTrigger`) and resumes in a worker only to run its node or to emit its asset event."""
 
     start_from_trigger = True
     start_trigger_args: StartTriggerArgs
-    connection_when_dbt_runs = True  # ConnectionAtRun leaves it to _run_node: an asset event needs none
+    outlets: list[Any]  # an operator's
+    connection_when_dbt_runs: ClassVar[bool] = True  # read by _run_node only: an asset event needs none
+
+    def follow_build(self, unique_id: str, build_task_id: str) -> None:
+        """Mirror the node ``unique_id`` from the build task ``build_task_id`` (the task's trigger)."""
+        self.start_from_trigger = True
+        self.start_trigger_args = StartTriggerArgs(
+            trigger_cls=f"{NodeTrigger.__module__}.{NodeTrigger.__qualname__}",
+            trigger_kwargs={
+                "unique_id": unique_id,
+                "build_task_id": build_task_id,
+                "emits_asset": bool(self.outlets),
+            },
+            next_method="resume_from_build",
+            next_kwargs=None,
+            timeout=None,
+        )
 
     def resume_from_build(self, context: Any, event: Mapping[str, Any] | None = None) -> Any:
         """In a worker, after :class:`NodeTrigger`: record the mirrored result, or run the node."""
@@ -164,39 +182,45 @@ class MirrorMixin:
 
     def _run_node(self, context: Any) -> Any:
         """Run the node as the task of its execution does, the connection read (and checked) first."""
-        dbt_task.require_setup(self).apply_connection(self)
+        self.require_setup().apply_connection(self)
         return super().execute(context)  # type: ignore[misc]
 
     def _keep_result(self, result: dict[str, Any]) -> None:
         """What post_execute (AssetEventsAtEnd) reads for the asset event's extra."""
-        dbt_task.keep_result(
-            self, {"metadata": {"invocation_id": result.pop("invocation_id", None)}, "results": [result]}
-        )
+        self.dbt_pod_result = {
+            "metadata": {"invocation_id": result.pop("invocation_id", None)},
+            "results": [result],
+        }
 
 
-def make_mirror(task: Any, unique_id: str, build_task_id: str) -> None:
-    """Turn one node task of a local or Kubernetes task group into a mirror of its node in the build."""
-    compat.cosmos_task_class(task, _mirror_class(type(task)))
-    task.start_from_trigger = True
-    task.start_trigger_args = StartTriggerArgs(
-        trigger_cls=f"{NodeTrigger.__module__}.{NodeTrigger.__qualname__}",
-        trigger_kwargs={
-            "unique_id": unique_id,
-            "build_task_id": build_task_id,
-            "emits_asset": bool(task.outlets),
-        },
-        next_method="resume_from_build",
-        next_kwargs=None,
-        timeout=None,
-    )
+# The UI's operator names: DbtRunMirror here, DbtRunKubernetesMirror (.pod: a pod when it runs its node).
 
 
-_MIRRORS: dict[type, type] = {}
+@compat.operator_init_applied_once
+class DbtRunMirror(MirrorMixin, local_operators.DbtRunLocalOperator):
+    """A model's task in a watched build (watcher execution)."""
 
 
-def _mirror_class(cls: type) -> type:
-    if cls not in _MIRRORS:
-        # The UI's operator name: DbtRunMirror (local), DbtRunKubernetesMirror (a pod when it runs its node)
-        name = cls.__name__.removesuffix("Operator").removesuffix("Local") + "Mirror"
-        _MIRRORS[cls] = type(name, (MirrorMixin, cls), {"__module__": __name__})
-    return _MIRRORS[cls]
+@compat.operator_init_applied_once
+class DbtSeedMirror(MirrorMixin, local_operators.DbtSeedLocalOperator):
+    """A seed's task in a watched build (watcher execution)."""
+
+
+@compat.operator_init_applied_once
+class DbtSnapshotMirror(MirrorMixin, local_operators.DbtSnapshotLocalOperator):
+    """A snapshot's task in a watched build (watcher execution)."""
+
+
+@compat.operator_init_applied_once
+class DbtTestMirror(MirrorMixin, local_operators.DbtTestLocalOperator):
+    """A test's task in a watched build (watcher execution)."""
+
+
+MIRRORS: Mapping[str, type[MirrorMixin]] = {
+    "DbtRun": DbtRunMirror,
+    "DbtSeed": DbtSeedMirror,
+    "DbtSnapshot": DbtSnapshotMirror,
+    "DbtTest": DbtTestMirror,
+}
+"""The class of a watched build's node task, by the dbt class Cosmos names it after; a source's task
+(``DbtSource``, its freshness) runs as in local execution."""

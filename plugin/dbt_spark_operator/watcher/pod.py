@@ -2,20 +2,25 @@
 with the package's pod settings), and the worker reads each node's result from the pod's log as
 KubernetesPodOperator streams it (dbt's JSON log, through the operator's public ``callbacks``).
 
-The node tasks are :mod:`~dbt_spark_operator.watcher`'s mirrors of the Kubernetes execution's tasks: they
-start in the triggerer and, when they run their node themselves, run it in its own pod.
+The node tasks are :mod:`~dbt_spark_operator.watcher`'s mirrors of the Kubernetes execution's tasks
+(:data:`MIRRORS`): they start in the triggerer and, when they run their node themselves, run it in its own
+pod.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.callbacks import KubernetesPodOperatorCallback
 from cosmos.operators.kubernetes import DbtBuildKubernetesOperator
 
+from dbt_spark_operator import compat
 from dbt_spark_operator.pod.task import PodTaskMixin
+from dbt_spark_operator.runtime import kubernetes_operators
 from dbt_spark_operator.watcher.build import BuildProducer, PublisherFeed
+from dbt_spark_operator.watcher.mirror import MirrorMixin
 
 log = logging.getLogger(__name__)
 
@@ -50,3 +55,33 @@ class DbtBuildPodProducer(BuildProducer, PodTaskMixin, DbtBuildKubernetesOperato
                 raise
             log.info("The build pod exited non-zero after dbt ran every node it could")
             return None
+
+
+@compat.operator_init_applied_once
+class DbtRunKubernetesMirror(MirrorMixin, kubernetes_operators.DbtRunKubernetesOperator):
+    """A model's task in a watched build (watcher_kubernetes execution)."""
+
+
+@compat.operator_init_applied_once
+class DbtSeedKubernetesMirror(MirrorMixin, kubernetes_operators.DbtSeedKubernetesOperator):
+    """A seed's task in a watched build (watcher_kubernetes execution)."""
+
+
+@compat.operator_init_applied_once
+class DbtSnapshotKubernetesMirror(MirrorMixin, kubernetes_operators.DbtSnapshotKubernetesOperator):
+    """A snapshot's task in a watched build (watcher_kubernetes execution)."""
+
+
+@compat.operator_init_applied_once
+class DbtTestKubernetesMirror(MirrorMixin, kubernetes_operators.DbtTestKubernetesOperator):
+    """A test's task in a watched build (watcher_kubernetes execution)."""
+
+
+MIRRORS: Mapping[str, type[MirrorMixin]] = {
+    "DbtRun": DbtRunKubernetesMirror,
+    "DbtSeed": DbtSeedKubernetesMirror,
+    "DbtSnapshot": DbtSnapshotKubernetesMirror,
+    "DbtTest": DbtTestKubernetesMirror,
+}
+"""The class of a watched build's node task, by the dbt class Cosmos names it after; a source's task
+(``DbtSource``, its freshness) runs as in Kubernetes execution."""

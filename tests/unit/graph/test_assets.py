@@ -10,6 +10,7 @@ from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from dbt_spark_operator import DbtSparkOperatorError, dbt_asset
 from dbt_spark_operator.graph.assets import AssetEventsAtEnd, ProjectAssets, event_extra, relation_uri
+from dbt_spark_operator.graph.dbt_task import DbtTask
 from dbt_spark_operator.project.manifest import (
     DependsOn,
     Manifest,
@@ -134,7 +135,7 @@ def test_event_extra_is_what_dbt_reported_for_the_node():
     assert event_extra(None, "model.p.stg") == {"dbt_unique_id": "model.p.stg"}
 
 
-class _Task:
+class _Task(DbtTask):
     def __init__(self, outlets, unique_id, result):
         self.outlets, self.dbt_unique_id, self.dbt_pod_result = outlets, unique_id, result
 

@@ -89,3 +89,27 @@ def test_a_refused_pod_fails_the_task_with_one_line(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr(KubernetesPodOperator, "get_or_create_pod", fails)
     with pytest.raises(ApiException):  # not a refusal: left as the provider raised it
         task.get_or_create_pod(pod, {})
+
+
+def test_a_node_s_pod_task_keeps_what_its_pod_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cosmos runs a node task's pod and drops its result; the task's own extract_xcom keeps it."""
+    import inspect
+
+    import cosmos.operators._k8s_common as k8s_common
+
+    from dbt_spark_operator.runtime.kubernetes_operators import DbtRunKubernetesOperator
+
+    source = inspect.getsource(k8s_common.build_and_run_cmd)
+    assert "pod_operator_class.execute(operator, context)" in source and "return result" not in source, (
+        "CosmosPodTask: Cosmos's build_and_run_cmd changed (returns the result?)"
+    )
+    assert "self.extract_xcom(pod=self.pod)" in inspect.getsource(KubernetesPodOperator.execute_sync), (
+        "CosmosPodTask: KubernetesPodOperator no longer reads the sidecar via extract_xcom"
+    )
+
+    with DAG("kept", schedule=None, start_date=datetime(2025, 1, 1)):
+        task = DbtRunKubernetesOperator(task_id="run", project_dir="/opt/dbt/projects/p", profile_config=None)
+    assert task.dbt_pod_result is None
+    monkeypatch.setattr(KubernetesPodOperator, "extract_xcom", lambda self, pod, **kwargs: {"results": [pod]})
+    assert task.extract_xcom("pod") == {"results": ["pod"]}
+    assert task.dbt_pod_result == {"results": ["pod"]}

@@ -84,7 +84,7 @@ def test_the_objects_are_frozen_keyword_only_and_copy_as_airflow_copies_them():
 
 
 def _setup_of(task):
-    setup = dbt_task.require_setup(task)
+    setup = dbt_task.require_dbt_task(task).require_setup()
     mapping = setup.mapping
     names = (setup.profile.profile_name, setup.profile.target_name)
     return setup.path, setup.project_name, mapping.conn_id, mapping.profile_args, names

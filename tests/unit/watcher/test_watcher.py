@@ -15,6 +15,7 @@ from airflow.sdk import DAG
 from airflow.triggers.base import TaskFailedEvent, TaskSuccessEvent, TriggerEvent
 
 from dbt_spark_operator import dbt_task_group
+from dbt_spark_operator.graph.dbt_task import DbtTask
 from dbt_spark_operator.watcher import build as w
 from dbt_spark_operator.watcher import mirror as m
 
@@ -196,10 +197,14 @@ class _RunsItsNode:
         return "ran the node"
 
 
+class _RunsItsNodeMirror(m.MirrorMixin, _RunsItsNode):
+    """A mirror of that node's task, as watcher/mirror.py and watcher/pod.py define them."""
+
+
 def _mirror(build: dict[str, Any] | None) -> tuple[Any, dict[str, Any]]:
     from airflow.triggers.base import StartTriggerArgs
 
-    task = m._mirror_class(_RunsItsNode)()
+    task = _RunsItsNodeMirror()
     task.start_trigger_args = StartTriggerArgs(
         trigger_cls="x",
         next_method="resume_from_build",
@@ -231,7 +236,6 @@ def test_resumed_after_the_trigger_a_node_task_records_the_result_or_runs_its_no
     assert task.connections_read == 0  # an asset event needs no connection: no handshake per model
     assert task.resume_from_build(context, {"action": "run"}) == "ran the node"
     assert task.connections_read == 1
-    assert type(task).__name__ == "_RunsItsNodeMirror"
 
 
 def test_an_operator_given_watcher_execution_runs_its_command_locally(monkeypatch):
@@ -350,12 +354,14 @@ def test_a_node_task_reads_the_connection_only_when_it_runs_dbt_and_the_user_s_h
     from dbt_spark_operator.project.setup import ConnectionAtRun
 
     calls: list[str] = []
-    task = SimpleNamespace(dbt_setup=SimpleNamespace(apply_connection=lambda t: calls.append("connection")))
-    task.connection_when_dbt_runs = m.MirrorMixin.connection_when_dbt_runs
+    setup = SimpleNamespace(apply_connection=lambda t: calls.append("connection"))
+    task = _RunsItsNodeMirror()
+    task.dbt_setup = setup
     ConnectionAtRun(then=lambda context: calls.append("user hook"))({"task": task})
     assert calls == ["user hook"]
-    task.connection_when_dbt_runs = False  # any other dbt task
-    ConnectionAtRun()({"task": task})
+    other = DbtTask()  # any other dbt task
+    other.dbt_setup = setup
+    ConnectionAtRun()({"task": other})
     assert calls == ["user hook", "connection"]
 
 
