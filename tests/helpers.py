@@ -324,3 +324,28 @@ def task_process_imports(mode: str, tmp_path: Path) -> dict[str, list[str]]:
     env.update(AIRFLOW_HOME=str(tmp_path / "airflow"), DBT_PROFILES_DIR=str(ROOT / "profiles"))
     args = (mode, str(dag), str(ROOT / "dbt" / "analytics"), str(tmp_path / "target"), ",".join(HEAVY))
     return python_json(TASK_PROCESS, *args, env=env)
+
+
+def one_shot_server(reply: bytes | None) -> int:
+    """A server on a free port of 127.0.0.1 that reads what the client sends first, answers ``reply`` (or
+    nothing) and hangs up; its port."""
+    import contextlib
+    import socket
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.settimeout(0.5)
+            with contextlib.suppress(TimeoutError):  # all the client sends before it waits for an answer
+                while conn.recv(4096):
+                    pass
+            if reply:
+                conn.sendall(reply)
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    port: int = server.getsockname()[1]
+    return port

@@ -5,7 +5,6 @@ the fence around compat.py: an analysis of the package's syntax trees finds any 
 from __future__ import annotations
 
 import ast
-import contextlib
 import functools
 import importlib
 import inspect
@@ -13,7 +12,6 @@ import os
 import socket
 import struct
 import textwrap
-import threading
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -23,7 +21,7 @@ from airflow.sdk import DAG
 from kubernetes.client import models as k8s
 
 from dbt_spark_operator import compat
-from helpers import ROOT, python_json
+from helpers import ROOT, one_shot_server, python_json
 
 # --- the compat fence: no other module of the package reaches into another library --------------------
 
@@ -546,25 +544,6 @@ def test_airflow_internals_the_docs_page_and_the_warm_executor_use():
     )
 
 
-def _one_shot_server(reply: bytes | None) -> int:
-    """A server that reads the client's first bytes, answers ``reply`` (or nothing) and hangs up."""
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        conn, _ = server.accept()
-        with conn:
-            conn.settimeout(0.5)
-            with contextlib.suppress(TimeoutError):  # all the client sends before it waits for an answer
-                while conn.recv(4096):
-                    pass
-            if reply:
-                conn.sendall(reply)
-        server.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    return server.getsockname()[1]
-
-
 def test_thrift_sasl_handshake_internals_compat_uses():
     from dbt.adapters.spark.connections import build_ssl_transport
     from thrift.transport.TSSLSocket import TSSLSocket
@@ -575,12 +554,12 @@ def test_thrift_sasl_handshake_internals_compat_uses():
     )
     # The three answers compat tells apart, from servers that give them (no engine needed).
     message = b"Error validating the login"
-    refused = _one_shot_server(b"\x03" + struct.pack(">I", len(message)) + message)  # SASL status BAD
+    refused = one_shot_server(b"\x03" + struct.pack(">I", len(message)) + message)  # SASL status BAD
     outcome, text = compat.thrift_plain_login("127.0.0.1", refused, "etl", "pw", use_ssl=False, timeout=5)
     assert (outcome, text) == ("refused", "Bad status: 3 (b'Error validating the login')"), (
         "compat.thrift_plain_login: a refused login reads differently now"
     )
-    silent = _one_shot_server(None)
+    silent = one_shot_server(None)
     assert (
         compat.thrift_plain_login("127.0.0.1", silent, "etl", "pw", use_ssl=False, timeout=5)[0] == "closed"
     )

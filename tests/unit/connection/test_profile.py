@@ -4,12 +4,10 @@ per task run, in every runtime."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import socket
 import struct
-import threading
 from datetime import datetime
 
 import pytest
@@ -27,7 +25,7 @@ from dbt_spark_operator.connection import endpoint
 from dbt_spark_operator.connection.endpoint import Endpoint, check_endpoint
 from dbt_spark_operator.connection.profile import RenderedProfileMapping
 from dbt_spark_operator.runtime.rendered_pod import task_context
-from helpers import ROOT, kyuubi_connection
+from helpers import ROOT, kyuubi_connection, one_shot_server
 
 # The connection of the first version's write-up.
 WRITE_UP = {
@@ -253,26 +251,6 @@ def test_each_read_reads_the_connection_as_it_is_then(monkeypatch):
     assert m.read("analytics", "kyuubi").endpoint.host == "second"
 
 
-def _server(reply: bytes | None) -> int:
-    """A server that reads what the client sends first, answers ``reply`` (or nothing) and hangs up."""
-    server = socket.create_server(("127.0.0.1", 0))
-
-    def serve() -> None:
-        conn, _ = server.accept()
-        with conn:
-            conn.settimeout(0.5)
-            with contextlib.suppress(TimeoutError):
-                while conn.recv(4096):
-                    pass
-            if reply:
-                conn.sendall(reply)
-        server.close()
-
-    threading.Thread(target=serve, daemon=True).start()
-    port: int = server.getsockname()[1]
-    return port
-
-
 def _endpoint(port: int, **changes) -> Endpoint:
     fields = {"auth": "LDAP", "user": "etl", "password": "Pw-0f-etl", "use_ssl": False, "timeout": 5}
     return Endpoint("127.0.0.1", port, **{**fields, **changes})
@@ -280,7 +258,7 @@ def _endpoint(port: int, **changes) -> Endpoint:
 
 def test_the_probe_names_a_refused_login_in_one_line(fresh_probes):
     message = b"Error validating the login"
-    port = _server(b"\x03" + struct.pack(">I", len(message)) + message)  # SASL status BAD
+    port = one_shot_server(b"\x03" + struct.pack(">I", len(message)) + message)  # SASL status BAD
     with pytest.raises(DbtSparkOperatorError) as error:
         check_endpoint(_endpoint(port), "kyuubi_default")
     assert str(error.value) == (
@@ -290,7 +268,7 @@ def test_the_probe_names_a_refused_login_in_one_line(fresh_probes):
 
 
 def test_the_probe_names_a_server_that_does_not_speak_tls_in_one_line(fresh_probes):
-    port = _server(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+    port = one_shot_server(b"HTTP/1.1 400 Bad Request\r\n\r\n")
     with pytest.raises(DbtSparkOperatorError) as error:
         check_endpoint(_endpoint(port, use_ssl=True), "warehouse")
     assert str(error.value) == (
