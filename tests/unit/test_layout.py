@@ -83,7 +83,7 @@ def _package_imports(path) -> set[str]:
     return found
 
 
-EVERYWHERE = {"errors", "compat", "deprecations"}  # the one error type, the compat fence, old names
+EVERYWHERE = {"errors", "compat", "deprecations", "process_group"}  # cross-cutting leaves
 
 
 def test_each_subpackage_imports_only_what_its_docstring_allows():
@@ -106,3 +106,14 @@ def test_each_subpackage_imports_only_what_its_docstring_allows():
             for part in sorted(_package_imports(module) - allowed):
                 problems.append(f"{subpackage}/{module.name} imports dbt_spark_operator.{part}")
     assert not problems, problems
+
+
+def test_the_local_engine_imports_neither_airflow_nor_cosmos_nor_dbt():
+    # `dbt-spark-operator engine up` prints its own lines only: Airflow's configuration, once imported,
+    # logs its warnings to stdout.
+    script = """
+import json, sys
+import dbt_spark_operator.dev.engine, dbt_spark_operator.cli
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & {"airflow", "cosmos", "dbt"})))
+"""
+    assert python_json(script, env=dict(os.environ)) == []

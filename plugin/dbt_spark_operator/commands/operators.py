@@ -38,11 +38,11 @@ from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.execution import Execution, ExecutionName, Runtime
 from dbt_spark_operator.pod.settings import ARTIFACT_ENV, DOCS_DAG_ENV, STATE_MOUNT, PodSettings, name_pod
 from dbt_spark_operator.pod.task import PodTaskMixin
+from dbt_spark_operator.process_group import stop_group
 from dbt_spark_operator.project.config import DbtProject, KyuubiProfile, configs, flat_keywords
 from dbt_spark_operator.project.setup import ProjectSetup, check_operator_args, project_setup
 from dbt_spark_operator.results import describe, summarize
 from dbt_spark_operator.runtime.local_process import run_locally
-from dbt_spark_operator.runtime.process_group import stop_group
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

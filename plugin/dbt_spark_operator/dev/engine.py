@@ -29,7 +29,7 @@ from typing import Any
 from dbt_spark_operator.dev.engine_tls import EngineCertificate
 from dbt_spark_operator.dev.ldap_directory import LdapDirectory
 from dbt_spark_operator.errors import DbtSparkOperatorError
-from dbt_spark_operator.runtime.process_group import group_alive, stop_group
+from dbt_spark_operator.process_group import group_alive, stop_group
 
 ICEBERG_VERSION = "1.10.0"
 SPARK_LINE = "3.5"

@@ -14,8 +14,8 @@ import httpx
 from dbt_spark_operator.dev.demo import airflow_env
 from dbt_spark_operator.dev.engine import LocalEngine
 from dbt_spark_operator.errors import DbtSparkOperatorError
+from dbt_spark_operator.process_group import stop_group
 from dbt_spark_operator.project.paths import write_manifest
-from dbt_spark_operator.runtime.process_group import stop_group
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 300) -> None:

@@ -14,8 +14,8 @@ from kubernetes.client import models as k8s
 
 from dbt_spark_operator.errors import DbtSparkOperatorError
 from dbt_spark_operator.pod.settings import PROFILES_DIR, PROJECTS_MOUNT, SCRATCH_MOUNT, STATE_MOUNT, XCOM_DIR
+from dbt_spark_operator.process_group import stop_group
 from dbt_spark_operator.project.paths import projects_root, state_dir
-from dbt_spark_operator.runtime.process_group import stop_group
 
 
 def run_locally(
