@@ -73,7 +73,7 @@ test-cluster: install tools
 test-py313: install tools
 	tools/py313/run
 
-## The fast loop: the unit suite only (tests/unit, under a minute).
+## The fast loop: the unit suite only (tests/unit: no engine, no Airflow services, no dbt run).
 test-unit: install tools
 	pytest tests/unit
 

@@ -63,8 +63,8 @@ os.environ.update(airflow_env(ROOT))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``unit`` for tests/unit and its folders (no engine, no Airflow services, no dbt subprocess unless
-    the test is about it: ``make test-unit``), ``integration`` for the other suites."""
+    """``unit`` for tests/unit and its folders (no engine, no Airflow services, no dbt subprocess:
+    ``make test-unit``), ``integration`` for the other suites."""
     unit = ROOT / "tests" / "unit"
     for item in items:
         item.add_marker("unit" if unit in Path(str(item.path)).resolve().parents else "integration")
